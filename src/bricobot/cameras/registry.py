@@ -1,0 +1,11 @@
+"""The camera registry: name → config dataclass + implementation, imported lazily.
+
+Add an entry here for each new camera; the contract test in tests/test_registries.py walks them all.
+Each config dataclass has a type field whose default is its name in this dict.
+"""
+
+from __future__ import annotations
+
+from bricobot.registry import RegistryEntry
+
+CAMERAS: dict[str, RegistryEntry] = {}

@@ -1,0 +1,159 @@
+"""Runs one ``bricobot <command>`` as a Hydra app over a dataclass schema.
+
+Hydra's compose API assembles ``hydra_configs/<command>.yaml`` (shipped inside the package) with the
+user's overrides, the result is checked key by key and converted to the command's dataclass, and
+the command receives a typed object. ``--help`` prints the composed config and the preset choices.
+Unknown keys and unknown presets fail with the valid choices listed. The effective config is
+written as ``config.yaml`` next to the command's outputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import sys
+from collections.abc import Callable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+from hydra import compose, initialize_config_dir
+from hydra.core.config_store import ConfigStore
+from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from bricobot.configs.store import GROUPS, register_schemas
+
+T = TypeVar("T")
+
+
+class CommandLineError(ValueError):
+    """The command line named a key or preset that does not exist; the message lists the choices."""
+
+
+def config_dir() -> Path:
+    """Absolute path of the YAML presets shipped in the package (``bricobot.hydra_configs``)."""
+    return Path(str(resources.files("bricobot.hydra_configs")))
+
+
+def compose_config(config_name: str, schema: type, overrides: Sequence[str]) -> DictConfig:
+    """Compose ``<config_name>.yaml`` over ``schema`` with Hydra overrides, checking every key."""
+    register_schemas()
+    ConfigStore.instance().store(name=f"{config_name}_schema", node=schema)
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        group_overrides = [o for o in overrides if _override_key(o) in GROUPS]
+        try:
+            base = compose(config_name=config_name, overrides=group_overrides)
+        except (HydraException, OmegaConfBaseException) as exc:
+            raise CommandLineError(_explain(exc)) from None
+        for override in overrides:
+            if override in group_overrides or override.startswith(("+", "~")):
+                continue
+            _check_key(base, _override_key(override))
+        try:
+            return compose(config_name=config_name, overrides=list(overrides))
+        except (HydraException, OmegaConfBaseException) as exc:
+            raise CommandLineError(_explain(exc)) from None
+
+
+def to_typed(cfg: DictConfig, schema: type[T]) -> T:
+    """Convert a composed config into the command's dataclass (nested dataclasses included)."""
+    try:
+        obj = OmegaConf.to_object(cfg)
+    except OmegaConfBaseException as exc:
+        raise CommandLineError(_explain(exc)) from None
+    if not isinstance(obj, schema):
+        raise TypeError(f"composed config is {type(obj).__name__}, expected {schema.__name__}")
+    return obj
+
+
+def run_command(
+    name: str,
+    schema: type[T],
+    run: Callable[[T], int | None],
+    argv: Sequence[str],
+    description: str,
+    config_name: str | None = None,
+) -> int:
+    """Entry point shared by every command: help, composition, typed config, run, exit code."""
+    config_name = config_name or name.replace("-", "_")
+    if any(a in ("-h", "--help") for a in argv):
+        print(help_text(name, schema, config_name, description, [a for a in argv if a[0] != "-"]))
+        return 0
+    try:
+        cfg = compose_config(config_name, schema, argv)
+        typed = to_typed(cfg, schema)
+    except CommandLineError as exc:
+        print(f"bricobot {name}: {exc}", file=sys.stderr)
+        return 2
+    output_dir = getattr(typed, "output_dir", None)
+    if output_dir is not None:
+        if not output_dir:
+            stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+            output_dir = str(Path("outputs") / name / stamp)
+            object.__setattr__(typed, "output_dir", output_dir)
+        save_effective_config(typed, Path(output_dir))
+    result = run(typed)
+    return int(result or 0)
+
+
+def save_effective_config(config: Any, output_dir: Path) -> Path:
+    """Write the effective config as ``config.yaml`` in ``output_dir`` and return its path."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    path = output_dir / "config.yaml"
+    path.write_text(OmegaConf.to_yaml(OmegaConf.structured(config)))
+    return path
+
+
+def help_text(
+    name: str, schema: type, config_name: str, description: str, overrides: Sequence[str]
+) -> str:
+    """``bricobot <command> --help``: what it does, its composed config, and the preset choices."""
+    lines = [f"usage: bricobot {name} [key=value ...] [group=preset ...]", "", description, ""]
+    try:
+        cfg = compose_config(config_name, schema, overrides)
+        lines += ["Effective config (override any key with key=value):", ""]
+        lines += ["  " + line for line in OmegaConf.to_yaml(cfg).splitlines()]
+    except CommandLineError as exc:
+        lines += [f"(config does not compose: {exc})"]
+    field_names = {f.name for f in dataclasses.fields(schema)}
+    groups = [g for g in GROUPS if g in field_names]
+    if groups:
+        lines += ["", "Presets (choose with group=name):"]
+        for group in groups:
+            lines.append(f"  {group}: {', '.join(preset_names(group)) or '(none)'}")
+    return "\n".join(lines)
+
+
+def preset_names(group: str) -> list[str]:
+    """Names of the YAML presets in ``hydra_configs/<group>/``."""
+    folder = config_dir() / group
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def _override_key(override: str) -> str:
+    return override.lstrip("+~").split("=", 1)[0].split("@", 1)[0]
+
+
+def _check_key(cfg: DictConfig, dotted: str) -> None:
+    node: Any = cfg
+    parts = dotted.split(".")
+    for depth, part in enumerate(parts):
+        if not isinstance(node, DictConfig) or part not in node:
+            where = ".".join(parts[:depth]) or "the top level"
+            valid = ", ".join(sorted(node.keys())) if isinstance(node, DictConfig) else "(none)"
+            raise CommandLineError(f"unknown key {dotted!r}: no {part!r} at {where}; valid keys: {valid}")
+        node = node[part]
+
+
+def _explain(exc: Exception) -> str:
+    """Hydra's message without its search-path dump or schema entries, plus the underlying cause."""
+    message = str(exc).split("Config search path:")[0]
+    lines = [ln for ln in message.strip().splitlines() if not ln.strip().endswith("_schema")]
+    cause = exc.__cause__
+    if cause is not None and str(cause).strip() and str(cause) not in message:
+        lines.append(str(cause).strip().splitlines()[0])
+    return "\n".join(lines)
