@@ -37,7 +37,9 @@ def load_object(path: str) -> Any:
     try:
         return getattr(module, attr)
     except AttributeError as exc:
-        raise ImportError(f"{module_name} has no attribute {attr!r} (registry path {path!r})") from exc
+        raise ImportError(
+            f"{module_name} has no attribute {attr!r} (registry path {path!r})"
+        ) from exc
 
 
 def lookup(registry: dict[str, RegistryEntry], kind: str, name: str) -> RegistryEntry:

@@ -145,7 +145,9 @@ def _check_key(cfg: DictConfig, dotted: str) -> None:
         if not isinstance(node, DictConfig) or part not in node:
             where = ".".join(parts[:depth]) or "the top level"
             valid = ", ".join(sorted(node.keys())) if isinstance(node, DictConfig) else "(none)"
-            raise CommandLineError(f"unknown key {dotted!r}: no {part!r} at {where}; valid keys: {valid}")
+            raise CommandLineError(
+                f"unknown key {dotted!r}: no {part!r} at {where}; valid keys: {valid}"
+            )
         node = node[part]
 
 

@@ -15,7 +15,7 @@ from bricobot import __version__
 
 #: command → (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("bricobot.cli.demo", "the whole path in simulation: expert demos, success rate, video"),
+    "demo": ("bricobot.cli.demo", "the whole path in simulation, no hardware"),
     "record": ("bricobot.cli.record", "drive a robot with a teleoperator and record a dataset"),
     "teleoperate": ("bricobot.cli.teleoperate", "drive a robot with a teleoperator, no recording"),
     "replay": ("bricobot.cli.replay", "send a recorded episode's actions to a robot"),
