@@ -144,7 +144,11 @@ def _check_key(cfg: DictConfig, dotted: str) -> None:
     for depth, part in enumerate(parts):
         if not isinstance(node, DictConfig) or part not in node:
             where = ".".join(parts[:depth]) or "the top level"
-            valid = ", ".join(sorted(node.keys())) if isinstance(node, DictConfig) else "(none)"
+            valid = (
+                ", ".join(sorted(str(k) for k in node.keys()))
+                if isinstance(node, DictConfig)
+                else "(none)"
+            )
             raise CommandLineError(
                 f"unknown key {dotted!r}: no {part!r} at {where}; valid keys: {valid}"
             )

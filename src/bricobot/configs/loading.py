@@ -57,7 +57,7 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
             return tuple(_convert(args[0], v, path) for v in value)
         return tuple(value)
     if origin is list and isinstance(value, list | tuple):
-        (arg,) = typing.get_args(tp) or (Any,)
+        arg = (typing.get_args(tp) or (Any,))[0]
         return [_convert(arg, v, path) for v in value]
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
