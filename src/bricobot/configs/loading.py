@@ -45,10 +45,10 @@ def from_dict(cls: type[T], data: dict[str, Any], path: str = "") -> T:
 def _convert(tp: Any, value: Any, path: str) -> Any:
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        members = [a for a in typing.get_args(tp) if a is not type(None)]
         if value is None:
             return None
-        return _convert(args[0], value, path) if len(args) == 1 else value
+        return _convert(members[0], value, path) if len(members) == 1 else value
     if dataclasses.is_dataclass(tp) and isinstance(value, dict):
         return from_dict(typing.cast(type, tp), value, path)
     if origin is tuple and isinstance(value, list | tuple):
