@@ -38,10 +38,13 @@ def config_dir() -> Path:
     return Path(str(resources.files("bricobot.hydra_configs")))
 
 
-def compose_config(config_name: str, schema: type, overrides: Sequence[str]) -> DictConfig:
+def compose_config(
+    config_name: str, schema: type | None, overrides: Sequence[str]
+) -> DictConfig:
     """Compose ``<config_name>.yaml`` over ``schema`` with Hydra overrides, checking every key."""
     register_schemas()
-    ConfigStore.instance().store(name=f"{config_name}_schema", node=schema)
+    if schema is not None:
+        ConfigStore.instance().store(name=f"{config_name}_schema", node=schema)
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         group_overrides = [o for o in overrides if _override_key(o) in GROUPS]

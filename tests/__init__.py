@@ -1,0 +1,1 @@
+"""bricobot tests; the layout mirrors src/bricobot."""
