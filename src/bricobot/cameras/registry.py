@@ -8,4 +8,20 @@ from __future__ import annotations
 
 from bricobot.registry import RegistryEntry
 
-CAMERAS: dict[str, RegistryEntry] = {}
+CAMERAS: dict[str, RegistryEntry] = {
+    "opencv": RegistryEntry(
+        config="bricobot.cameras.opencv:OpenCVCameraConfig",
+        impl="bricobot.cameras.opencv:OpenCVCamera",
+        help="USB camera (or video file / image sequence stand-in) through OpenCV",
+    ),
+    "replay": RegistryEntry(
+        config="bricobot.cameras.replay:ReplayCameraConfig",
+        impl="bricobot.cameras.replay:ReplayCamera",
+        help="a video file or image folder played back at its frame rate",
+    ),
+    "sim": RegistryEntry(
+        config="bricobot.cameras.sim:SimCameraConfig",
+        impl="bricobot.cameras.sim:SimCamera",
+        help="a MuJoCo camera rendered off-screen",
+    ),
+}

@@ -49,8 +49,10 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
         if value is None:
             return None
         return _convert(members[0], value, path) if len(members) == 1 else value
-    if dataclasses.is_dataclass(tp) and isinstance(value, dict):
-        return from_dict(typing.cast(type, tp), value, path)
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        return from_dict(tp, value, path)
     if origin is tuple and isinstance(value, list | tuple):
         args = typing.get_args(tp)
         if len(args) == 2 and args[1] is Ellipsis:

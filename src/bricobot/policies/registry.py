@@ -8,4 +8,15 @@ from __future__ import annotations
 
 from bricobot.registry import RegistryEntry
 
-POLICIES: dict[str, RegistryEntry] = {}
+POLICIES: dict[str, RegistryEntry] = {
+    "act": RegistryEntry(
+        config="bricobot.policies.act.config:ACTConfig",
+        impl="bricobot.policies.act.model:ACT",
+        help="Action Chunking with Transformers (Zhao et al. 2023)",
+    ),
+    "diffusion": RegistryEntry(
+        config="bricobot.policies.diffusion.config:DiffusionConfig",
+        impl="bricobot.policies.diffusion.model:DiffusionPolicy",
+        help="Diffusion Policy with a 1D conditional U-Net (Chi et al. 2023)",
+    ),
+}

@@ -8,4 +8,20 @@ from __future__ import annotations
 
 from bricobot.registry import RegistryEntry
 
-ROBOTS: dict[str, RegistryEntry] = {}
+ROBOTS: dict[str, RegistryEntry] = {
+    "so101": RegistryEntry(
+        config="bricobot.robots.so101:SO101FollowerConfig",
+        impl="bricobot.robots.so101:SO101Follower",
+        help="SO-101 follower arm (Feetech STS3215) with cameras",
+    ),
+    "koch": RegistryEntry(
+        config="bricobot.robots.koch:KochFollowerConfig",
+        impl="bricobot.robots.koch:KochFollower",
+        help="Koch v1.1 follower arm (Dynamixel XL430/XL330) with cameras",
+    ),
+    "bimanual": RegistryEntry(
+        config="bricobot.robots.bimanual:BimanualConfig",
+        impl="bricobot.robots.bimanual:Bimanual",
+        help="two arms as one robot, keys prefixed left_/right_",
+    ),
+}

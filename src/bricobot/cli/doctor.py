@@ -1,0 +1,108 @@
+"""``bricobot doctor``: check serial permissions, the render backend, video encoders and the GPU.
+
+Example::
+
+    bricobot doctor port=/dev/ttyACM0
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bricobot.cli.app import run_command
+
+
+@dataclass
+class DoctorCommandConfig:
+    #: a serial port to check; empty: every USB serial port found
+    port: str = ""
+
+
+def check_serial(port: str) -> list[tuple[str, bool, str]]:
+    from bricobot.motors.ports import list_serial_ports, port_access_problem
+
+    ports = [port] if port else [p.device for p in list_serial_ports()]
+    if not ports:
+        return [("serial", True, "no USB serial port plugged in (nothing to check)")]
+    out = []
+    for p in ports:
+        problem = port_access_problem(p)
+        out.append((f"serial {p}", problem is None, problem or "read/write OK"))
+    return out
+
+
+_RENDER_PROBE = "import mujoco; m = mujoco.MjModel.from_xml_string('<mujoco/>'); r = mujoco.Renderer(m, 8, 8); r.render(); print('ok')"
+
+
+def check_rendering() -> tuple[str, bool, str]:
+    if importlib.util.find_spec("bricobot.envs.rendering") is not None:
+        try:
+            rendering = importlib.import_module("bricobot.envs.rendering")
+            probe = getattr(rendering, "choose_backend", None) or getattr(
+                rendering, "check_rendering", None
+            )
+            if probe is not None:
+                return ("rendering", True, f"backend {probe()}")
+        except Exception as exc:
+            return ("rendering", False, str(exc))
+    tried = []
+    for backend in [os.environ["MUJOCO_GL"]] if os.environ.get("MUJOCO_GL") else ["egl", "osmesa"]:
+        env = dict(os.environ, MUJOCO_GL=backend)
+        run = subprocess.run(
+            [sys.executable, "-c", _RENDER_PROBE],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if run.returncode == 0:
+            return ("rendering", True, f"MUJOCO_GL={backend} works")
+        tried.append(backend)
+    return (
+        "rendering",
+        False,
+        f"no headless MuJoCo rendering (tried MUJOCO_GL={', '.join(tried)}); install Mesa EGL "
+        f"(`sudo apt-get install libegl1`) or OSMesa (`sudo apt-get install libosmesa6`) and set MUJOCO_GL",
+    )
+
+
+def check_video() -> tuple[str, bool, str]:
+    try:
+        import av
+    except ImportError:
+        return ("video", False, "PyAV missing: pip install av")
+    wanted = ["libsvtav1", "libx264", "libx265", "libvpx-vp9", "mpeg4"]
+    have = [c for c in wanted if c in av.codecs_available]
+    return ("video", bool(have), f"encoders: {', '.join(have) or 'none of ' + ', '.join(wanted)}")
+
+
+def check_gpu() -> tuple[str, bool, str]:
+    try:
+        import torch
+    except ImportError:
+        return ("gpu", False, "torch missing")
+    if torch.cuda.is_available():
+        return ("gpu", True, f"CUDA: {torch.cuda.get_device_name(0)}")
+    return ("gpu", True, "no CUDA GPU: training runs on CPU (slow; use small presets)")
+
+
+def run(cfg: DoctorCommandConfig) -> int:
+    checks = [*check_serial(cfg.port), check_rendering(), check_video(), check_gpu()]
+    for name, ok, text in checks:
+        print(f"[{'ok' if ok else 'FAIL'}] {name}: {text}")
+    return 0 if all(ok for _, ok, _ in checks) else 1
+
+
+def main(argv: Sequence[str]) -> int:
+    return run_command(
+        "doctor",
+        DoctorCommandConfig,
+        run,
+        argv,
+        "Check permissions, rendering, video encoders and GPU.",
+    )

@@ -1,0 +1,56 @@
+"""``bricobot record``: a teleoperator drives a robot and the episodes go to a dataset.
+
+Example (virtual or real arms; keys: → next episode, ← re-record, Esc stop)::
+
+    bricobot record robot=so101 robot.port=/dev/ttyACM0 teleop=so101_leader \
+        teleop.port=/dev/ttyACM1 dataset.root=data/pick dataset.num_episodes=3 \
+        dataset.task="pick the cube"
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import MISSING
+
+from bricobot.cli.app import run_command
+from bricobot.runtime.commands import DatasetConfig
+
+
+@dataclass
+class RecordCommandConfig:
+    robot: Any = MISSING
+    teleop: Any = MISSING
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    #: Episode keys from the terminal (next / re-record / stop); off without a terminal anyway.
+    keyboard: bool = True
+    #: Print the joint commands a few times per second (off the control thread).
+    display: bool = False
+
+
+def run(cfg: RecordCommandConfig) -> int:
+    from bricobot.runtime.record import run_record
+
+    try:
+        result = run_record(cfg.robot, cfg.teleop, cfg.dataset, cfg.keyboard, cfg.display)
+    except Exception as exc:
+        print(f"bricobot record: stopped: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"recorded {result.episodes_saved} episode(s) into {cfg.dataset.root} "
+        f"({result.episodes_discarded} discarded; ended: {result.reason})"
+    )
+    return 0 if result.reason != "signal" else 130
+
+
+def main(argv: Sequence[str]) -> int:
+    return run_command(
+        "record",
+        RecordCommandConfig,
+        run,
+        argv,
+        "Drive a robot with a teleoperator and record episodes.",
+    )

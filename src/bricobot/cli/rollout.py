@@ -1,0 +1,72 @@
+"""``bricobot rollout``: run a policy checkpoint in real time on a robot, optionally recording.
+
+The checkpoint's features are checked against the robot's before anything moves. Example::
+
+    bricobot rollout robot=so101 robot.port=/dev/ttyACM0 policy_path=outputs/train/.../checkpoint \
+        num_episodes=2 episode_time_s=20 dataset.root=data/eval_pick
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import MISSING
+
+from bricobot.cli.app import run_command
+from bricobot.runtime.commands import DatasetConfig
+
+
+@dataclass
+class RolloutCommandConfig:
+    robot: Any = MISSING
+    #: Checkpoint directory (config.json + model.safetensors).
+    policy_path: str = ""
+    num_episodes: int = 1
+    episode_time_s: float = 30.0
+    reset_time_s: float = 5.0
+    fps: int = 30
+    device: str = "cpu"
+    #: Set dataset.root to record the rollouts (dataset.fps follows fps).
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    keyboard: bool = True
+
+
+def run(cfg: RolloutCommandConfig) -> int:
+    from bricobot.runtime.rollout import run_rollout
+
+    if not cfg.policy_path:
+        print(
+            "bricobot rollout: policy_path is required (policy_path=<checkpoint dir>)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        result = run_rollout(
+            cfg.robot,
+            cfg.policy_path,
+            num_episodes=cfg.num_episodes,
+            episode_time_s=cfg.episode_time_s,
+            reset_time_s=cfg.reset_time_s,
+            fps=cfg.fps,
+            dataset=cfg.dataset,
+            device=cfg.device,
+            keyboard=cfg.keyboard,
+        )
+    except Exception as exc:
+        print(f"bricobot rollout: stopped: {exc}", file=sys.stderr)
+        return 1
+    print(f"ran {result.episodes} episode(s); ended: {result.reason}")
+    return 0 if result.reason != "signal" else 130
+
+
+def main(argv: Sequence[str]) -> int:
+    return run_command(
+        "rollout",
+        RolloutCommandConfig,
+        run,
+        argv,
+        "Run a policy checkpoint in real time on a robot.",
+    )

@@ -1,0 +1,451 @@
+"""Crash-safe dataset recording in the LeRobot v3.0 layout.
+
+Usage (one frame per control-loop tick)::
+
+    features = features_from_robot(robot.observation_features, robot.action_features)
+    with DatasetWriter.create(root, fps=30, features=features, robot_type=robot.robot_type) as w:
+        for tick in ...:
+            w.add_frame(frame_from_observation(w.features, obs, sent_action,
+                                               robot.capture_times_s, time_s=tick_start), task="...")
+        w.save_episode()        # returns once the episode is on disk for good
+
+What a frame holds is documented in :mod:`bricobot.datasets.schema`.
+
+Durability. ``save_episode`` commits in this order, each file written under a temporary name,
+fsynced and renamed: videos, tasks, data parquet, then the episodes metadata parquet (rewritten
+whole; this rename is the commit point), then stats.json and info.json. A kill before the commit point leaves only files that
+no metadata refers to (overwritten by the next save, or removed by ``repair``); a kill after it
+leaves the episode complete. Nothing stays open across episodes.
+
+Video. Each camera has its own encoder process (:mod:`bricobot.datasets.encoder`): ``add_frame``
+copies the image into shared memory and returns. At save, the writer waits for the encoders to
+finish and checks that every camera's file holds exactly as many frames as the data has rows.
+
+Truthful time. With timing features (see :func:`features_from_robot`) each episode's metadata gets
+``timing/max_period_error_s`` (worst deviation of a loop period from 1/fps),
+``timing/overruns`` (periods longer than 1.5/fps), ``timing/max_frame_age_s`` (worst age of a
+camera frame or state read at its tick) and ``timing/drifted`` (either bound of
+:class:`TimingBounds` exceeded).
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from bricobot.datasets import layout, schema
+from bricobot.datasets.encoder import EncoderProcess
+from bricobot.datasets.files import atomic_write_with, commit, remove_tmp_files, tmp_path_for
+from bricobot.datasets.metadata import (
+    DatasetError,
+    DatasetMeta,
+    write_episode_rows,
+    write_info_and_stats,
+    write_tasks,
+)
+from bricobot.datasets.stats import flatten_stats, histogram_stats, numeric_stats
+from bricobot.datasets.video import VideoOptions, probe_encoder
+
+#: bricobot keeps all episodes' metadata in one file, replaced atomically at each save.
+EPISODES_FILE = layout.EPISODES_PATH.format(chunk_index=0, file_index=0)
+
+
+@dataclass
+class TimingBounds:
+    """Limits past which an episode is marked ``timing/drifted`` (in periods of 1/fps)."""
+
+    max_period_error_periods: float = 0.5
+    max_frame_age_periods: float = 2.0
+
+
+class DatasetWriter:
+    """Records episodes into a dataset folder. Build with :meth:`create` or :meth:`resume`."""
+
+    def __init__(
+        self,
+        root: Path,
+        info: dict[str, Any],
+        tasks: list[str],
+        episodes: list[dict[str, Any]],
+        video_options: VideoOptions,
+        timing_bounds: TimingBounds,
+        ring_frames: int,
+    ) -> None:
+        self.root = root
+        self.info = info
+        self.features = schema.normalize(info["features"])
+        self.fps = int(info["fps"])
+        self.tasks = tasks
+        self.episodes = episodes
+        self.video_options = video_options
+        self.timing_bounds = timing_bounds
+        self._camera_keys = schema.camera_keys(self.features)
+        self._mode = {
+            k: ("video" if self.features[k]["dtype"] == "video" else "png")
+            for k in self._camera_keys
+        }
+        self._codec = video_options.codec
+        if any(m == "video" for m in self._mode.values()):
+            self._codec = probe_encoder(video_options)
+            for key in schema.video_keys(self.features):
+                self.features[key]["info"] = self._video_info(key)
+            self.info["features"] = _json_features(self.features)
+        self._encoders = {
+            k: EncoderProcess(k, tuple(self.features[k]["shape"]), ring_frames)  # type: ignore[arg-type]
+            for k in self._camera_keys
+        }
+        self._value_keys = [
+            k for k in schema.user_keys(self.features) if k not in self._camera_keys
+        ]
+        self._reset_buffer()
+        self._closed = False
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        root: str | Path,
+        fps: int,
+        features: Mapping[str, Mapping[str, Any]],
+        robot_type: str,
+        use_videos: bool = True,
+        codec: str = "libsvtav1",
+        video_options: VideoOptions | None = None,
+        timing_bounds: TimingBounds | None = None,
+        chunks_size: int = layout.DEFAULT_CHUNKS_SIZE,
+        ring_frames: int = 64,
+    ) -> DatasetWriter:
+        """Start a new dataset in ``root`` (which must not exist or be empty).
+
+        ``features`` come from :func:`features_from_robot`; camera features become ``video``
+        (``use_videos``) or ``image`` (PNG frames embedded in the data parquet).
+        """
+        root = Path(root)
+        if root.exists() and any(root.iterdir()):
+            raise DatasetError(
+                f"{root} already exists and is not empty: choose a new folder, or continue it with "
+                "DatasetWriter.resume (`resume=true` on the command line)"
+            )
+        if fps <= 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        feats = schema.normalize(features)
+        for key in schema.camera_keys(feats):
+            feats[key]["dtype"] = "video" if use_videos else "image"
+            feats[key].pop("info", None)
+        feats = schema.with_defaults(feats)
+        info = layout.new_info(fps, robot_type, feats, chunks_size)
+        options = video_options or VideoOptions(codec=codec)
+        writer = cls(root, info, [], [], options, timing_bounds or TimingBounds(), ring_frames)
+        root.mkdir(parents=True, exist_ok=True)
+        write_tasks(root, [])
+        writer.info = write_info_and_stats(root, writer.info, [], [])
+        return writer
+
+    @classmethod
+    def resume(
+        cls,
+        root: str | Path,
+        fps: int,
+        features: Mapping[str, Mapping[str, Any]],
+        robot_type: str,
+        use_videos: bool = True,
+        codec: str = "libsvtav1",
+        video_options: VideoOptions | None = None,
+        timing_bounds: TimingBounds | None = None,
+        ring_frames: int = 64,
+    ) -> DatasetWriter:
+        """Continue an existing v3.0 dataset; refuse when fps, features, cameras or robot differ."""
+        root = Path(root)
+        meta = DatasetMeta.load(root)
+        if meta.version != layout.CODEBASE_VERSION:
+            raise DatasetError(f"{root} is a {meta.version} dataset; bricobot appends to v3.0 only")
+        requested = schema.normalize(features)
+        for key in schema.camera_keys(requested):
+            requested[key]["dtype"] = "video" if use_videos else "image"
+        requested = schema.with_defaults(requested)
+        problems = schema.diff_features(meta.features, requested)
+        if int(fps) != meta.fps:
+            problems.insert(0, f"fps is {meta.fps} in the dataset, requested {fps}")
+        if robot_type != meta.robot_type:
+            problems.insert(
+                0, f"robot_type is {meta.robot_type!r} in the dataset, requested {robot_type!r}"
+            )
+        if problems:
+            raise DatasetError(
+                f"cannot append to {root}: it was recorded with different settings:\n  - "
+                + "\n  - ".join(problems)
+                + "\nRecord into a new folder, or match the dataset's settings."
+            )
+        remove_tmp_files(root)
+        options = video_options or VideoOptions(codec=codec)
+        writer = cls(
+            root,
+            dict(meta.info),
+            list(meta.tasks),
+            list(meta.episodes),
+            options,
+            timing_bounds or TimingBounds(),
+            ring_frames,
+        )
+        # Heal an interrupted save whose episode committed but whose info.json did not.
+        writer.info = write_info_and_stats(root, writer.info, writer.tasks, writer.episodes)
+        return writer
+
+    # -- recording ----------------------------------------------------------------------------
+    @property
+    def num_episodes(self) -> int:
+        return len(self.episodes)
+
+    @property
+    def num_frames(self) -> int:
+        return int(sum(int(ep["length"]) for ep in self.episodes))
+
+    @property
+    def episode_frames(self) -> int:
+        """Frames added to the episode being recorded."""
+        return self._n
+
+    def add_frame(self, frame: Mapping[str, Any], task: str) -> None:
+        """Append one frame (see :mod:`bricobot.datasets.schema`) to the current episode."""
+        self._check_open()
+        schema.check_frame(self.features, frame)
+        if self._n == 0:
+            self._start_encoders()
+        for key in self._value_keys:
+            self._values[key].append(np.asarray(frame[key]))
+        for key in self._camera_keys:
+            self._encoders[key].put(frame[key])
+        if task not in self._episode_tasks:
+            self._episode_tasks.append(task)
+        self._frame_tasks.append(task)
+        self._n += 1
+
+    def save_episode(self) -> int:
+        """Commit the current episode durably; return its index. Raises if it has no frames."""
+        self._check_open()
+        if self._n == 0:
+            raise DatasetError("save_episode() with no frames: add frames first (or discard)")
+        ep_idx = len(self.episodes)
+        chunk, file = self._file_slot()
+        try:
+            reports = {k: enc.finish() for k, enc in self._encoders.items()}
+        except Exception:
+            self.discard_episode()
+            raise
+        row: dict[str, Any] = {
+            "episode_index": ep_idx,
+            "tasks": list(self._episode_tasks),
+            "length": self._n,
+            "data/chunk_index": chunk,
+            "data/file_index": file,
+            "dataset_from_index": self.num_frames,
+            "dataset_to_index": self.num_frames + self._n,
+        }
+        # 1. videos
+        for key in schema.video_keys(self.features):
+            final = self.root / layout.VIDEO_PATH.format(
+                video_key=key, chunk_index=chunk, file_index=file
+            )
+            commit(Path(reports[key]["path"]), final)
+            row.update(
+                {
+                    f"videos/{key}/chunk_index": chunk,
+                    f"videos/{key}/file_index": file,
+                    f"videos/{key}/from_timestamp": 0.0,
+                    f"videos/{key}/to_timestamp": self._n / self.fps,
+                }
+            )
+        # 2. tasks (before the episode refers to them)
+        new_tasks = [t for t in self._episode_tasks if t not in self.tasks]
+        if new_tasks:
+            self.tasks.extend(new_tasks)
+            write_tasks(self.root, self.tasks)
+        # 3. data
+        table, numeric = self._episode_table(ep_idx, reports)
+        data_path = self.root / layout.DATA_PATH.format(chunk_index=chunk, file_index=file)
+        atomic_write_with(data_path, lambda tmp: pq.write_table(table, tmp))
+        for key in schema.image_keys(self.features):
+            shutil.rmtree(Path(reports[key]["path"]), ignore_errors=True)
+        # 4. the episode's metadata: the commit point
+        ep_stats = {k: numeric_stats(v) for k, v in numeric.items()}
+        for key in self._camera_keys:
+            ep_stats[key] = histogram_stats(np.asarray(reports[key]["hist"]), self._n)
+        row.update(self._timing_report(numeric))
+        row["meta/episodes/chunk_index"] = 0
+        row["meta/episodes/file_index"] = 0
+        row.update(flatten_stats(ep_stats))
+        write_episode_rows(self.root / EPISODES_FILE, [*self.episodes, row])
+        self.episodes.append(row)
+        # 5. derived metadata
+        self.info = write_info_and_stats(self.root, self.info, self.tasks, self.episodes)
+        self._reset_buffer()
+        return ep_idx
+
+    def discard_episode(self) -> None:
+        """Drop the frames recorded since the last save."""
+        for enc in self._encoders.values():
+            enc.abort()
+        self._reset_buffer()
+
+    def close(self) -> None:
+        """Stop the encoders. Frames not saved are discarded (with a warning)."""
+        if self._closed:
+            return
+        if self._n:
+            warnings.warn(
+                f"closing {self.root} with {self._n} unsaved frames: they are discarded",
+                stacklevel=2,
+            )
+            self.discard_episode()
+        for enc in self._encoders.values():
+            enc.close()
+        self._closed = True
+
+    def __enter__(self) -> DatasetWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals ----------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise DatasetError(f"the writer of {self.root} is closed")
+
+    def _reset_buffer(self) -> None:
+        self._n = 0
+        self._values: dict[str, list[np.ndarray]] = {k: [] for k in self._value_keys}
+        self._episode_tasks: list[str] = []
+        self._frame_tasks: list[str] = []
+
+    def _video_info(self, key: str) -> dict[str, Any]:
+        h, w, c = self.features[key]["shape"]
+        return {
+            "video.height": h,
+            "video.width": w,
+            "video.codec": {"libsvtav1": "av1", "libx264": "h264", "libx265": "hevc"}.get(
+                self._codec, self._codec
+            ),
+            "video.pix_fmt": self.video_options.pix_fmt,
+            "video.is_depth_map": False,
+            "video.fps": self.fps,
+            "video.channels": c,
+            "video.g": self.video_options.gop,
+            "video.crf": self.video_options.crf,
+            "has_audio": False,
+        }
+
+    def _file_slot(self) -> tuple[int, int]:
+        """(chunk, file) for the next episode's files: after every file the metadata refers to."""
+        size = int(self.info["chunks_size"])
+        used = [
+            int(ep[f"{prefix}/chunk_index"]) * size + int(ep[f"{prefix}/file_index"])
+            for ep in self.episodes
+            for prefix in ["data", *[f"videos/{k}" for k in schema.video_keys(self.features)]]
+        ]
+        return layout.chunk_and_file(max(used, default=-1) + 1, size)
+
+    def _start_encoders(self) -> None:
+        ep_idx = len(self.episodes)
+        chunk, file = self._file_slot()
+        for key, enc in self._encoders.items():
+            if self._mode[key] == "video":
+                final = self.root / layout.VIDEO_PATH.format(
+                    video_key=key, chunk_index=chunk, file_index=file
+                )
+                final.parent.mkdir(parents=True, exist_ok=True)
+                enc.start(
+                    tmp_path_for(final),
+                    self.fps,
+                    self._codec,
+                    self.video_options.encoder_options(self._codec),
+                    "video",
+                    self.video_options.pix_fmt,
+                )
+            else:
+                folder = self.root / layout.IMAGES_DIR.format(image_key=key, episode_index=ep_idx)
+                shutil.rmtree(folder, ignore_errors=True)
+                enc.start(folder, self.fps, "png", {}, "png")
+
+    def _episode_table(
+        self, ep_idx: int, reports: Mapping[str, Any]
+    ) -> tuple[pa.Table, dict[str, np.ndarray]]:
+        """The episode's data table and its numeric columns as arrays (N, d)."""
+        n = self._n
+        start = self.num_frames
+        frame_index = np.arange(n, dtype=np.int64)
+        numeric: dict[str, np.ndarray] = {}
+        columns: dict[str, pa.Array] = {}
+        for key in self._value_keys:
+            spec = self.features[key]
+            arr = np.stack(self._values[key]).astype(spec["dtype"]).reshape(n, -1)  # (N, d)
+            numeric[key] = arr
+            typ = layout.arrow_type(spec)
+            if spec["shape"] == (1,):
+                columns[key] = pa.array(arr[:, 0], typ)
+            else:
+                columns[key] = pa.FixedSizeListArray.from_arrays(
+                    pa.array(arr.reshape(-1)), spec["shape"][0]
+                )
+        for key in schema.image_keys(self.features):
+            folder = Path(reports[key]["path"])
+            pngs = [
+                {
+                    "bytes": (folder / f"frame-{i:06d}.png").read_bytes(),
+                    "path": f"frame-{i:06d}.png",
+                }
+                for i in range(n)
+            ]
+            columns[key] = pa.array(pngs, layout.arrow_type(self.features[key]))
+        task_ids = np.array([self.tasks.index(t) for t in self._frame_tasks], dtype=np.int64)
+        defaults = {
+            "timestamp": (frame_index / self.fps).astype(np.float32),
+            "frame_index": frame_index,
+            "episode_index": np.full(n, ep_idx, dtype=np.int64),
+            "index": np.arange(start, start + n, dtype=np.int64),
+            "task_index": task_ids,
+        }
+        for key, arr in defaults.items():
+            columns[key] = pa.array(arr)
+            numeric[key] = arr.reshape(n, 1)
+        sch = layout.arrow_schema(self.features, self.info)
+        table = pa.table([columns[f.name] for f in sch], schema=sch)
+        return table, numeric
+
+    def _timing_report(self, numeric: Mapping[str, np.ndarray]) -> dict[str, Any]:
+        if schema.TIME_KEY not in numeric:
+            return {}
+        period = 1.0 / self.fps
+        t = numeric[schema.TIME_KEY][:, 0]  # (N,)
+        dt = np.diff(t)
+        max_err = float(np.max(np.abs(dt - period))) if len(dt) else 0.0
+        overruns = int(np.sum(dt > 1.5 * period))
+        ages = [
+            t - numeric[k][:, 0]
+            for k in numeric
+            if k == schema.STATE_CAPTURE_KEY or k.startswith(schema.CAPTURE_PREFIX)
+        ]
+        max_age = float(np.max(np.abs(np.stack(ages)))) if ages else 0.0
+        b = self.timing_bounds
+        drifted = (
+            max_err > b.max_period_error_periods * period
+            or max_age > b.max_frame_age_periods * period
+        )
+        return {
+            "timing/max_period_error_s": max_err,
+            "timing/overruns": overruns,
+            "timing/max_frame_age_s": max_age,
+            "timing/drifted": bool(drifted),
+        }
+
+
+def _json_features(features: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    return {k: {**s, "shape": list(s["shape"])} for k, s in features.items()}

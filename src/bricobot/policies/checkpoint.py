@@ -1,0 +1,218 @@
+"""Policy checkpoints (a directory: ``config.json`` + ``model.safetensors``) and feature checks.
+
+``config.json`` holds the policy type, its full config (feature spec included) and the bricobot
+version; ``model.safetensors`` holds the weights and the normalization statistics. Loading never
+unpickles anything, rejects unknown config keys, and refuses weights that disagree with the
+feature spec, each time with a message naming the file and the feature.
+
+:func:`check_features` compares a policy's features with a robot's or env's by name, before
+anything moves, and refuses any mismatch with a diff.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+import bricobot
+from bricobot.configs.loading import ConfigError, from_dict, to_dict
+from bricobot.errors import BricobotError
+from bricobot.policies.base import (
+    ACTION_KEY,
+    IMAGE_PREFIX,
+    STATE_KEY,
+    FeatureConfig,
+    Policy,
+    PolicyConfig,
+)
+from bricobot.policies.normalize import Normalizer
+from bricobot.policies.registry import POLICIES
+from bricobot.registry import lookup
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+CHECKPOINT_FORMAT = 1
+
+
+class CheckpointError(BricobotError):
+    """A checkpoint directory cannot be loaded; the message names the file and the problem."""
+
+
+class FeatureMismatchError(BricobotError):
+    """A policy's features differ from a robot's or env's; the message is a diff by name."""
+
+
+def make_policy(config: PolicyConfig, stats: Mapping[str, Any] | None = None) -> Policy:
+    """Build the policy named by ``config.type``; copy dataset ``stats`` into its normalizers."""
+    entry = lookup(POLICIES, "policy", config.type)
+    if not isinstance(config, entry.config_class()):
+        raise TypeError(f"policy {config.type!r} expects {entry.config_class().__name__}")
+    policy: Policy = entry.impl_class()(config)
+    if stats is not None:
+        for module in policy.modules():
+            if isinstance(module, Normalizer):
+                module.set_stats(stats)
+    return policy
+
+
+def save_policy(policy: Policy, directory: str | Path, extra: dict[str, Any] | None = None) -> Path:
+    """Write ``config.json`` and ``model.safetensors`` into ``directory`` (created) and return it."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "format": CHECKPOINT_FORMAT,
+        "bricobot_version": bricobot.__version__,
+        "policy_type": policy.config.type,
+        "config": to_dict(policy.config),
+        **(extra or {}),
+    }
+    state = {k: v.detach().contiguous().cpu() for k, v in policy.state_dict().items()}
+    tmp_weights = directory / (WEIGHTS_NAME + ".tmp")
+    save_file(state, str(tmp_weights), metadata={"format": str(CHECKPOINT_FORMAT)})
+    tmp_weights.replace(directory / WEIGHTS_NAME)
+    tmp_config = directory / (CONFIG_NAME + ".tmp")
+    tmp_config.write_text(json.dumps(meta, indent=2) + "\n")
+    tmp_config.replace(directory / CONFIG_NAME)
+    return directory
+
+
+def read_policy_config(directory: str | Path) -> PolicyConfig:
+    """The typed policy config stored in ``directory/config.json`` (unknown keys are errors)."""
+    path = Path(directory) / CONFIG_NAME
+    if not path.is_file():
+        raise CheckpointError(f"{path} not found: a checkpoint is a directory with {CONFIG_NAME}")
+    try:
+        meta = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path} is not valid JSON: {exc}") from exc
+    policy_type = meta.get("policy_type")
+    if policy_type not in POLICIES:
+        raise CheckpointError(
+            f"{path}: unknown policy_type {policy_type!r}; known: {', '.join(sorted(POLICIES))}"
+        )
+    if int(meta.get("format", CHECKPOINT_FORMAT)) > CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"{path}: checkpoint format {meta['format']} is newer than this bricobot "
+            f"({bricobot.__version__}) reads; upgrade bricobot"
+        )
+    try:
+        config: PolicyConfig = from_dict(POLICIES[policy_type].config_class(), meta["config"])
+    except (ConfigError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"{path}: invalid policy config: {exc}") from exc
+    return config
+
+
+def load_policy(directory: str | Path, device: str | torch.device = "cpu") -> Policy:
+    """Load a policy from a checkpoint directory, checking weights against the feature spec."""
+    directory = Path(directory)
+    config = read_policy_config(directory)
+    weights_path = directory / WEIGHTS_NAME
+    if not weights_path.is_file():
+        raise CheckpointError(f"{weights_path} not found")
+    try:
+        state = load_file(str(weights_path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(
+            f"{weights_path} is corrupt or not a safetensors file ({exc}); save the policy again"
+        ) from exc
+    policy = make_policy(config)
+    expected = policy.state_dict()
+    problems = _state_problems(expected, state)
+    if problems:
+        raise CheckpointError(
+            f"{directory}: {CONFIG_NAME} and {WEIGHTS_NAME} disagree:\n  " + "\n  ".join(problems)
+        )
+    policy.load_state_dict(state, strict=True)
+    return policy.to(device)
+
+
+def _state_problems(
+    expected: Mapping[str, torch.Tensor], found: Mapping[str, torch.Tensor]
+) -> list[str]:
+    problems = []
+    for key in sorted(set(expected) - set(found)):
+        problems.append(f"missing in weights: {key}{_feature_hint(key)}")
+    for key in sorted(set(found) - set(expected)):
+        problems.append(f"not in the config: {key}{_feature_hint(key)}")
+    for key in sorted(set(found) & set(expected)):
+        if tuple(found[key].shape) != tuple(expected[key].shape):
+            problems.append(
+                f"shape of {key}{_feature_hint(key)}: weights {tuple(found[key].shape)}, "
+                f"config {tuple(expected[key].shape)}"
+            )
+    return problems
+
+
+def _feature_hint(key: str) -> str:
+    for feature in (STATE_KEY, ACTION_KEY):
+        if feature.replace(".", "_") in key:
+            return f" (feature {feature!r})"
+    flat = IMAGE_PREFIX.replace(".", "_")
+    if flat in key:
+        camera = key.split(flat, 1)[1].split(".", 1)[0]
+        return f" (feature '{IMAGE_PREFIX}{camera}')"
+    return ""
+
+
+# ---------------------------------------------------------------- feature checks
+
+
+def boundary_features(
+    observation_features: Mapping[str, Any], action_features: Mapping[str, Any]
+) -> dict[str, FeatureConfig]:
+    """Dataset-style features from a Robot's ``observation_features``/``action_features``.
+
+    ``"<joint>.pos" -> float`` entries become ``observation.state`` (with names), ``"<camera>" ->
+    (H, W, 3)`` entries become ``observation.images.<camera>``, actions become ``action``.
+    """
+    state = [k for k, v in observation_features.items() if not isinstance(v, tuple | list)]
+    out: dict[str, FeatureConfig] = {}
+    if state:
+        out[STATE_KEY] = FeatureConfig(shape=[len(state)], names=state)
+    for key, value in observation_features.items():
+        if isinstance(value, tuple | list):
+            out[f"{IMAGE_PREFIX}{key}"] = FeatureConfig(shape=[int(v) for v in value])
+    names = list(action_features)
+    out[ACTION_KEY] = FeatureConfig(shape=[len(names)], names=names)
+    return out
+
+
+def check_features(
+    policy_features: Mapping[str, FeatureConfig],
+    available: Mapping[str, FeatureConfig],
+    what: str = "env",
+) -> None:
+    """Refuse a policy whose features differ from the robot's/env's, with a diff by name.
+
+    Every feature the policy uses must exist with the same shape and element names; the action
+    must match exactly. Extra observation features of the robot/env (an unused camera) are fine.
+    """
+    lines = []
+    for key, feat in policy_features.items():
+        other = available.get(key)
+        if other is None:
+            lines.append(
+                f"- {key}: the policy needs {tuple(feat.shape)}, the {what} has no such feature"
+            )
+            continue
+        if list(feat.shape) != list(other.shape):
+            lines.append(
+                f"~ {key}: shape {tuple(feat.shape)} (policy) vs {tuple(other.shape)} ({what})"
+            )
+        if feat.names and other.names and list(feat.names) != list(other.names):
+            lines.append(
+                f"~ {key}: names {list(feat.names)} (policy) vs {list(other.names)} ({what})"
+            )
+    if ACTION_KEY in available and ACTION_KEY not in policy_features:
+        lines.append(f"+ {ACTION_KEY}: the {what} takes actions the policy does not produce")
+    if lines:
+        have = ", ".join(sorted(available))
+        raise FeatureMismatchError(
+            f"policy features do not match the {what}'s ({have}):\n  " + "\n  ".join(lines)
+        )

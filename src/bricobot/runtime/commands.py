@@ -1,0 +1,136 @@
+"""Building what a runtime command needs from typed configs: devices, dataset writer, key events.
+
+The CLI modules compose configs with Hydra and call the ``run_*`` functions of
+:mod:`bricobot.runtime.record`, ``teleoperate``, ``replay`` and ``rollout``; those use these
+helpers so that every command builds devices the same way and the library stays usable from
+plain Python with dataclass configs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bricobot.datasets.schema import features_from_robot
+from bricobot.datasets.writer import DatasetWriter
+from bricobot.registry import load_object, make
+from bricobot.robots.base import Robot
+from bricobot.robots.registry import ROBOTS
+from bricobot.runtime.events import EpisodeEvents
+from bricobot.teleop.base import Teleoperator
+from bricobot.teleop.registry import TELEOPERATORS
+
+log = logging.getLogger(__name__)
+
+#: Where the keyboard listener of the devices layer lives (``KeyboardEvents``); imported lazily
+#: because it needs a terminal.
+KEYBOARD_EVENTS = "bricobot.teleop.keyboard:KeyboardEvents"
+
+
+@dataclass
+class DatasetConfig:
+    """Where and how episodes are recorded."""
+
+    #: Dataset folder; it must not exist unless ``resume`` is true.
+    root: str = ""
+    #: Text stored with every frame (what the demonstration does).
+    task: str = ""
+    num_episodes: int = 1
+    episode_time_s: float = 30.0
+    #: Between episodes the operator puts the scene back; nothing is recorded.
+    reset_time_s: float = 10.0
+    fps: int = 30
+    #: Cameras as video (true) or as PNG images inside the data files (false).
+    use_videos: bool = True
+    codec: str = "libsvtav1"
+    #: Append to an existing dataset at ``root`` after checking fps, features, cameras and robot.
+    resume: bool = False
+
+    def __post_init__(self) -> None:
+        if self.fps <= 0:
+            raise ValueError(f"dataset.fps must be > 0, got {self.fps}")
+        if self.num_episodes < 1:
+            raise ValueError(f"dataset.num_episodes must be >= 1, got {self.num_episodes}")
+
+
+def make_robot(config: Any) -> Robot:
+    robot: Robot = make(ROBOTS, "robot", config)
+    return robot
+
+
+def make_teleop(config: Any, robot: Robot | None = None) -> Teleoperator:
+    """Build a teleoperator; sim experts get the robot they drive (they read its privileged state)."""
+    entry_cls = TELEOPERATORS[config.type].impl_class() if config.type in TELEOPERATORS else None
+    if robot is not None and entry_cls is not None and getattr(entry_cls, "needs_robot", False):
+        teleop: Teleoperator = make(TELEOPERATORS, "teleoperator", config, robot=robot)
+    else:
+        teleop = make(TELEOPERATORS, "teleoperator", config)
+    return teleop
+
+
+def open_writer(config: DatasetConfig, robot: Robot) -> DatasetWriter:
+    """Create the dataset at ``config.root``, or resume it (checked against the robot)."""
+    if not config.root:
+        raise ValueError("dataset.root is required: the folder to record into (dataset.root=...)")
+    features = features_from_robot(
+        robot.observation_features, robot.action_features, use_videos=config.use_videos
+    )
+    kwargs: dict[str, Any] = {
+        "fps": config.fps,
+        "features": features,
+        "robot_type": robot.robot_type,
+        "use_videos": config.use_videos,
+        "codec": config.codec,
+    }
+    root = Path(config.root)
+    if config.resume and (root / "meta" / "info.json").is_file():
+        writer = DatasetWriter.resume(root, **kwargs)
+        log.info("resuming %s after %d saved episodes", root, writer.num_episodes)
+        return writer
+    return DatasetWriter.create(root, **kwargs)
+
+
+@contextlib.contextmanager
+def keyboard_events(enabled: bool, teleop: Any = None) -> Iterator[EpisodeEvents]:
+    """Episode keys from the terminal (→/n: next, ←/b: re-record, Esc/x: stop) when possible.
+
+    A keyboard teleoperator's key reader is shared (one terminal drives the arm and the recorder).
+    Without a terminal (a pipe, CI) or with ``enabled`` false, events can still be set in code.
+    """
+    shared_reader = getattr(teleop, "reader", None)
+    if not enabled or (shared_reader is None and not sys.stdin.isatty()):
+        yield EpisodeEvents()
+        return
+    try:
+        listener_cls = load_object(KEYBOARD_EVENTS)
+    except (ImportError, AttributeError) as exc:
+        log.warning("episode keys unavailable (%s); episodes run on timers only", exc)
+        yield EpisodeEvents()
+        return
+    listener = listener_cls(reader=shared_reader) if shared_reader is not None else listener_cls()
+    if shared_reader is not None:  # the teleoperator opens and closes the terminal
+        yield EpisodeEvents(poll=listener.poll)
+        return
+    with listener:
+        log.info(listener.help_text())
+        yield EpisodeEvents(poll=listener.poll)
+
+
+def episode_start_hook(robot: Robot, *others: Any) -> Callable[[], None]:
+    """What to do when an episode starts: a sim robot resets its scene, then others reset.
+
+    A robot or teleoperator opts in by having a ``reset()`` method (the Teleoperator base has one;
+    a simulated robot uses it to randomize its scene; real arms have none).
+    """
+    resets = [d.reset for d in (robot, *others) if callable(getattr(d, "reset", None))]
+
+    def start() -> None:
+        for reset in resets:
+            reset()
+
+    return start

@@ -1,0 +1,88 @@
+"""Teleoperation without recording: a teleoperator drives a robot through the control loop.
+
+Used to try a setup before recording (leader arm, keyboard, or a scripted expert in sim). The
+teleoperator's action goes through the robot's safety checks like any other; optional sinks (a
+terminal display) run off the control thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from bricobot.robots.base import Robot
+from bricobot.runtime.clock import Clock
+from bricobot.runtime.commands import make_robot, make_teleop
+from bricobot.runtime.loop import ControlLoop, LoopResult
+from bricobot.runtime.shutdown import robot_session
+from bricobot.runtime.sinks import LoopFrame, Sink, SinkWorker
+from bricobot.teleop.base import Teleoperator
+
+log = logging.getLogger(__name__)
+
+
+class JointDisplay:
+    """Sink that prints the action sent, a few times per second (runs on the sink thread)."""
+
+    def __init__(self, every_s: float = 0.5, stream: TextIO | None = None) -> None:
+        self.every_s = every_s
+        self.stream = stream or sys.stdout
+        self._last_s = float("-inf")
+
+    def add_frame(self, frame: LoopFrame) -> None:
+        if frame.step_start_s - self._last_s < self.every_s:
+            return
+        self._last_s = frame.step_start_s
+        joints = "  ".join(f"{k.removesuffix('.pos')} {v:7.2f}" for k, v in frame.action.items())
+        print(f"[{frame.timestamp_s:7.2f} s] {joints}", file=self.stream, flush=True)
+
+
+def teleoperate(
+    robot: Robot,
+    teleop: Teleoperator,
+    fps: float,
+    duration_s: float | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    sinks: list[Sink] | None = None,
+    clock: Clock | None = None,
+) -> LoopResult:
+    """Drive connected ``robot`` from connected ``teleop`` until ``duration_s`` or a stop request."""
+    teleop.reset()
+    worker = SinkWorker(sinks) if sinks else None
+    try:
+        return ControlLoop(
+            robot,
+            lambda obs: teleop.get_action(),
+            fps,
+            clock=clock,
+            sinks=worker,
+            should_stop=should_stop,
+        ).run(duration_s=duration_s)
+    finally:
+        if worker is not None:
+            worker.close()
+
+
+def run_teleoperate(
+    robot_config: Any,
+    teleop_config: Any,
+    fps: float = 30.0,
+    duration_s: float | None = None,
+    display: bool = True,
+) -> LoopResult:
+    """``bricobot teleoperate``: build the devices, drive until Ctrl-C or ``duration_s``, shut down."""
+    robot = make_robot(robot_config)
+    teleop = make_teleop(teleop_config, robot)
+    with robot_session(robot, [teleop]) as signals:
+        result = teleoperate(
+            robot,
+            teleop,
+            fps,
+            duration_s=duration_s,
+            should_stop=signals,
+            sinks=[JointDisplay()] if display else None,
+        )
+    log.info("teleoperation ended (%s): %s", result.reason, result.timing.format())
+    return result

@@ -1,0 +1,45 @@
+"""``bricobot setup-motors`` (non-interactive) on an emulated bus: id and baud assigned, read back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bricobot.cli.setup_motors import SetupMotorsCommandConfig, run
+from bricobot.emulation import VirtualBus, VirtualServo
+
+
+def test_new_motor_gets_its_id_and_baudrate(capsys: pytest.CaptureFixture[str]) -> None:
+    new = VirtualServo("xl330-m288", 1)  # factory: id 1 at 57600 baud
+    with VirtualBus([new]) as vbus:
+        cfg = SetupMotorsCommandConfig(
+            robot="koch", port=vbus.port, motors=["elbow_flex"], interactive=False
+        )
+        assert run(cfg) == 0
+    assert (new.id, new.baudrate) == (3, 1_000_000)
+    assert "'elbow_flex': id 3 at 1000000 baud" in capsys.readouterr().out
+
+
+def test_two_motors_connected_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "motors.yaml"
+    spec.write_text(
+        "robot_type: arm\nbus: feetech\nbaudrate: 1000000\n"
+        "motors:\n  - {name: gripper, id: 6, model: sts3215}\n"
+    )
+    servos = [VirtualServo("sts3215", 1), VirtualServo("sts3215", 2, baudrate=500_000)]
+    with VirtualBus(servos) as vbus:
+        cfg = SetupMotorsCommandConfig(robot=str(spec), port=vbus.port, interactive=False)
+        assert run(cfg) == 1
+    assert "connect only the gripper motor" in capsys.readouterr().err
+
+
+def test_wrong_model_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with VirtualBus([VirtualServo("xl330-m077", 1)]) as vbus:
+        cfg = SetupMotorsCommandConfig(
+            robot="koch", port=vbus.port, motors=["gripper"], interactive=False
+        )
+        assert run(cfg) == 1
+    assert "is a xl330-m077" in capsys.readouterr().err

@@ -1,0 +1,57 @@
+"""``bricobot train`` end to end on a small dataset written by the real writer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bricobot.cli.train import main
+from bricobot.policies.checkpoint import load_policy
+from bricobot.training.dataset_source import load_episode_data
+from tests.fakes.policy_dataset import write_dataset
+
+
+def test_dataset_loads_into_memory_with_its_features(tmp_path: Path) -> None:
+    root = write_dataset(tmp_path / "ds", episodes=2, length=10)
+    data = load_episode_data(root, progress=False)
+    assert data.num_episodes == 2 and data.num_frames == 20
+    assert data.features["observation.images.front"].shape == [32, 32, 3]
+    assert data.features["action"].names[0] == "shoulder_pan.pos"
+    assert data.arrays["observation.images.front"].dtype == np.uint8
+
+
+def test_train_command_writes_a_loadable_checkpoint(tmp_path: Path) -> None:
+    root = write_dataset(tmp_path / "ds")
+    out = tmp_path / "run"
+    code = main(
+        [
+            "policy=act_cpu",
+            f"dataset.root={root}",
+            "trainer.steps=3",
+            "trainer.log_every=1",
+            "trainer.val_every=3",
+            "trainer.progress=false",
+            "policy.batch_size=4",
+            "policy.dim_model=32",
+            "policy.dim_feedforward=64",
+            "policy.backbone_width=8",
+            f"output_dir={out}",
+        ]
+    )
+    assert code == 0
+    policy = load_policy(out / "checkpoints/last/pretrained_model")
+    assert policy.config.type == "act" and policy.config.dim_model == 32
+    assert (out / "config.yaml").is_file() and (out / "loss_curve.png").is_file()
+    steps = [json.loads(x).get("step") for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert 3 in steps
+    obs = {"observation.state": torch.zeros(1, 6), "observation.images.front": torch.rand(1, 3, 32, 32)}
+    assert policy.select_action(obs).shape == (1, 6)
+
+
+def test_unknown_policy_key_is_rejected(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    code = main(["policy=act_cpu", "dataset.root=x", "policy.chunk_sise=3", f"output_dir={tmp_path}"])
+    assert code == 2
+    assert "chunk_sise" in capsys.readouterr().err

@@ -1,0 +1,103 @@
+"""Virtual hardware for the end-to-end runtime tests: follower and leader arms, replay cameras.
+
+The arms are the real drivers on emulated servo buses backed by MuJoCo (``start_virtual_arm``),
+so these tests run the same code paths as a real arm; only the port differs. To run the tests that
+do not inject faults on real hardware, set ``BRICOBOT_FOLLOWER_PORT`` / ``BRICOBOT_LEADER_PORT``
+(and ``BRICOBOT_FOLLOWER_CALIBRATION`` / ``BRICOBOT_LEADER_CALIBRATION``) and select them with
+``-m hardware``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from bricobot.cameras.replay import ReplayCameraConfig
+from bricobot.emulation.mujoco_arm import VirtualArm, start_virtual_arm
+from bricobot.registry import lookup
+from bricobot.robots.registry import ROBOTS
+from bricobot.teleop.registry import TELEOPERATORS
+
+#: The arm used end to end (its leader is "<robot>_leader").
+ROBOT = "koch"
+CAMERA_HW = (48, 64)
+
+
+@dataclass
+class Arm:
+    """A follower or leader: its port and calibration file, and the emulator when virtual."""
+
+    port: str
+    calibration_path: str
+    virtual: VirtualArm | None
+
+
+def _arm(role: str, tmp_path: Path) -> Iterator[Arm]:
+    env = f"BRICOBOT_{role.upper()}_PORT"
+    if os.environ.get(env):
+        yield Arm(os.environ[env], os.environ.get(f"BRICOBOT_{role.upper()}_CALIBRATION", ""), None)
+        return
+    with start_virtual_arm(ROBOT, role=role, workdir=tmp_path) as arm:
+        yield Arm(arm.port, str(arm.calibration_path), arm)
+
+
+@pytest.fixture
+def follower(tmp_path: Path) -> Iterator[Arm]:
+    yield from _arm("follower", tmp_path)
+
+
+@pytest.fixture
+def leader(tmp_path: Path) -> Iterator[Arm]:
+    yield from _arm("leader", tmp_path)
+
+
+@pytest.fixture(scope="session")
+def image_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Ten small JPEG frames of a moving pattern, played back as cameras."""
+    folder = tmp_path_factory.mktemp("camera")
+    h, w = CAMERA_HW
+    yy, xx = np.mgrid[0:h, 0:w]
+    for i in range(10):
+        rgb = np.stack([(xx * 4 + 20 * i) % 256, yy * 5 % 256, np.full_like(xx, 25 * i)], -1)
+        cv2.imwrite(str(folder / f"{i:03d}.jpg"), rgb.astype(np.uint8)[..., ::-1])
+    return folder
+
+
+def camera_config(folder: Path, fps: float = 30.0, loop: bool = True) -> ReplayCameraConfig:
+    h, w = CAMERA_HW
+    return ReplayCameraConfig(path=str(folder), fps=fps, width=w, height=h, loop=loop)
+
+
+def robot_config(arm: Arm, cameras: dict[str, Any] | None = None, **fields: Any) -> Any:
+    config_class = lookup(ROBOTS, "robot", ROBOT).config_class()
+    return config_class(
+        port=arm.port, calibration_path=arm.calibration_path, cameras=cameras or {}, **fields
+    )
+
+
+def leader_config(arm: Arm) -> Any:
+    config_class = lookup(TELEOPERATORS, "teleoperator", f"{ROBOT}_leader").config_class()
+    return config_class(port=arm.port, calibration_path=arm.calibration_path)
+
+
+def torque_on(arm: Arm) -> list[bool]:
+    assert arm.virtual is not None
+    return [arm.virtual.bus.servo(m.id).torque_enabled for m in arm.virtual.spec.motors]
+
+
+def settled(condition: Callable[[], bool], timeout_s: float = 3.0) -> bool:
+    """True once ``condition`` holds; the emulator applies the last bytes written on its own thread."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True

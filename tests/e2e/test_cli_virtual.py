@@ -1,0 +1,104 @@
+"""The commands exactly as a user types them, against virtual arms on pseudo-terminals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bricobot.cli.main import main
+from bricobot.datasets.metadata import DatasetMeta
+from bricobot.datasets.validate import validate
+from tests.e2e.conftest import CAMERA_HW, ROBOT, Arm, settled, torque_on
+from tests.fakes.runtime_policy import tiny_act_checkpoint
+
+pytestmark = pytest.mark.hardware
+
+
+def _robot_args(arm: Arm, images: Path | None = None) -> list[str]:
+    args = [
+        f"robot={ROBOT}",
+        f"robot.port={arm.port}",
+        f"robot.calibration_path={arm.calibration_path}",
+    ]
+    if images is not None:
+        h, w = CAMERA_HW
+        args.append(
+            f"+robot.cameras={{front: {{type: replay, path: '{images}', width: {w}, height: {h}, fps: 30}}}}"
+        )
+    return args
+
+
+def _leader_args(arm: Arm) -> list[str]:
+    return [
+        f"teleop={ROBOT}_leader",
+        f"teleop.port={arm.port}",
+        f"teleop.calibration_path={arm.calibration_path}",
+    ]
+
+
+def test_record_replay_and_rollout_from_the_command_line(
+    follower: Arm, leader: Arm, image_folder: Path, tmp_path: Path, capsys
+) -> None:
+    root = tmp_path / "demo"
+    code = main(
+        [
+            "record",
+            *_robot_args(follower, image_folder),
+            "robot.torque_on_exit=release",
+            *_leader_args(leader),
+            f"dataset.root={root}",
+            "dataset.num_episodes=3",
+            "dataset.episode_time_s=0.4",
+            "dataset.reset_time_s=0.1",
+            "dataset.task=follow",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    assert "recorded 3 episode(s)" in capsys.readouterr().out
+    assert validate(root).ok and DatasetMeta.load(root).total_episodes == 3
+    assert settled(lambda: not any(torque_on(follower)))
+
+    code = main(["replay", *_robot_args(follower), f"dataset.root={root}", "dataset.episode=2"])
+    assert code == 0, capsys.readouterr().err
+    assert "replayed 12 steps" in capsys.readouterr().out
+
+    from bricobot.registry import make
+    from bricobot.robots.registry import ROBOTS
+    from tests.e2e.conftest import camera_config, robot_config
+
+    robot = make(
+        ROBOTS, "robot", robot_config(follower, cameras={"front": camera_config(image_folder)})
+    )
+    checkpoint = tiny_act_checkpoint(robot, tmp_path / "act")
+    code = main(
+        [
+            "rollout",
+            *_robot_args(follower, image_folder),
+            f"policy_path={checkpoint}",
+            "episode_time_s=0.3",
+            "num_episodes=1",
+            f"dataset.root={tmp_path / 'eval'}",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    assert validate(tmp_path / "eval").ok
+
+
+def test_teleoperate_from_the_command_line(follower: Arm, leader: Arm, capsys) -> None:
+    code = main(
+        [
+            "teleoperate",
+            *_robot_args(follower),
+            *_leader_args(leader),
+            "duration_s=0.5",
+            "display=false",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    assert "15 steps" in capsys.readouterr().out
+
+
+def test_a_missing_port_is_reported_by_name(capsys) -> None:
+    assert main(["teleoperate", f"robot={ROBOT}", "teleop=keyboard", "duration_s=0.1"]) == 1
+    assert "robot.port" in capsys.readouterr().err

@@ -1,0 +1,103 @@
+"""A recorder killed with SIGKILL mid-episode keeps every episode it had saved."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from bricobot.datasets.metadata import DatasetMeta
+from bricobot.datasets.validate import validate
+from bricobot.runtime.commands import DatasetConfig
+from bricobot.runtime.record import run_record
+from tests.e2e.conftest import Arm, camera_config, leader_config, robot_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+CHILD = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from bricobot.emulation.mujoco_arm import start_virtual_arm
+    from bricobot.runtime.commands import DatasetConfig
+    from bricobot.runtime.record import run_record
+    from tests.e2e.conftest import ROBOT, Arm, camera_config, leader_config, robot_config
+
+    root, images, work = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    with start_virtual_arm(ROBOT, "follower", workdir=work) as f, \\
+            start_virtual_arm(ROBOT, "leader", workdir=work) as l:
+        follower = Arm(f.port, str(f.calibration_path), f)
+        leader = Arm(l.port, str(l.calibration_path), l)
+        run_record(
+            robot_config(follower, cameras={"front": camera_config(images)}),
+            leader_config(leader),
+            DatasetConfig(root=root, fps=30, num_episodes=100, episode_time_s=0.5,
+                          reset_time_s=0.0),
+            keyboard=False,
+        )
+    """
+)
+
+
+def _saved_episodes(root: Path) -> int:
+    try:
+        return int(json.loads((root / "meta" / "info.json").read_text())["total_episodes"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+@pytest.mark.hardware
+def test_sigkill_mid_episode_keeps_every_saved_episode(
+    image_folder: Path, follower: Arm, leader: Arm, tmp_path: Path
+) -> None:
+    root = tmp_path / "ds"
+    work = tmp_path / "work"
+    work.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(root), str(image_folder), str(work)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while _saved_episodes(root) < 2:
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            assert time.monotonic() < deadline, "the recorder saved fewer than 2 episodes in 60 s"
+            time.sleep(0.05)
+        time.sleep(0.25)  # half way through the next episode
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    saved = DatasetMeta.load(root).total_episodes
+    assert saved >= 2
+    report = validate(root)
+    assert report.ok, report.summary()
+
+    # The dataset can be resumed where it stopped.
+    result = run_record(
+        robot_config(follower, cameras={"front": camera_config(image_folder)}),
+        leader_config(leader),
+        DatasetConfig(
+            root=str(root),
+            fps=30,
+            num_episodes=1,
+            episode_time_s=0.3,
+            reset_time_s=0.0,
+            resume=True,
+        ),
+        keyboard=False,
+    )
+    assert result.episodes_saved == 1
+    assert DatasetMeta.load(root).total_episodes == saved + 1
+    assert validate(root).ok

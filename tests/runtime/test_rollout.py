@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import pytest
+import torch
+
+from bricobot.policies.base import Policy
+from bricobot.policies.checkpoint import FeatureMismatchError
+from bricobot.runtime.clock import FakeClock
+from bricobot.runtime.loop import UnsafeActionError
+from bricobot.runtime.record import RecordSettings
+from bricobot.runtime.rollout import check_policy_on_robot, rollout
+from tests.fakes.runtime_devices import FakeRobot
+from tests.fakes.runtime_policy import tiny_act
+from tests.fakes.runtime_writer import FakeWriter
+
+
+@pytest.fixture
+def make() -> Callable[[], Policy]:
+    robot = FakeRobot(cameras={"front": (32, 32, 3)})
+    return lambda: tiny_act(robot)
+
+
+def test_a_policy_runs_on_the_robot_and_is_reset_each_episode(make: Callable[[], Policy]) -> None:
+    clock = FakeClock()
+    robot = FakeRobot(clock, cameras={"front": (32, 32, 3)})
+    robot.connect()
+    policy = make()
+    resets = []
+    policy.reset = lambda: resets.append(1)  # type: ignore[method-assign]
+    result = rollout(
+        robot, policy, RecordSettings(num_episodes=2, episode_time_s=0.5, fps=10), clock=clock
+    )
+    assert result.episodes == 2 and len(resets) == 2
+    assert len(robot.sent) == 10
+    assert all(math.isfinite(v) for a in robot.sent for v in a.values())
+
+
+def test_a_rollout_can_be_recorded(make: Callable[[], Policy]) -> None:
+    clock = FakeClock()
+    robot = FakeRobot(clock, cameras={"front": (32, 32, 3)})
+    robot.connect()
+    writer = FakeWriter(robot)
+    result = rollout(
+        robot,
+        make(),
+        RecordSettings(num_episodes=2, episode_time_s=0.5, reset_time_s=0, fps=10),
+        writer=writer,
+        clock=clock,
+    )
+    assert result.episodes == 2 and [len(e) for e in writer.episodes] == [5, 5]
+
+
+def test_a_policy_for_other_cameras_is_refused_before_anything_moves(
+    make: Callable[[], Policy],
+) -> None:
+    robot = FakeRobot(cameras={"wrist": (32, 32, 3)})
+    with pytest.raises(FeatureMismatchError, match=r"observation\.images\.front"):
+        check_policy_on_robot(make(), robot)
+    robot.connect()
+    with pytest.raises(FeatureMismatchError):
+        rollout(robot, make(), RecordSettings(episode_time_s=0.5, fps=10), clock=FakeClock())
+    assert robot.sent == []
+
+
+def test_a_nan_from_the_policy_never_reaches_the_robot(make: Callable[[], Policy]) -> None:
+    clock = FakeClock()
+    robot = FakeRobot(clock, cameras={"front": (32, 32, 3)})
+    robot.connect()
+    policy = make()
+    policy.select_action = lambda obs: torch.full((1, 6), float("nan"))  # type: ignore[method-assign]
+    with pytest.raises(UnsafeActionError, match="non-finite"):
+        rollout(robot, policy, RecordSettings(episode_time_s=0.5, fps=10), clock=clock)
+    assert robot.sent == []
