@@ -4,16 +4,17 @@ Runs, in one process and one run, at each rate (30 Hz and 60 Hz by default):
 
 - ``baseline``: the same loop with nothing to read, decide, send or write (the floor set by the OS
   scheduler and the precise sleep);
-- ``recording``: a 6-servo arm on virtual hardware plus two 640×480 replay cameras, driven by a
-  moving command, every step written to a dataset with :class:`DatasetWriter` (video encoders in
-  their own processes), exactly as ``bricobot record`` does.
+- ``recording_<codec>``: a 6-servo arm on virtual hardware plus two 640×480 replay cameras,
+  driven by a moving command, every step written to a dataset with :class:`DatasetWriter` (video
+  encoders in their own processes), as ``bricobot record`` does; once per video codec.
 
-The arm is the SO-101 follower driver on the virtual arm (emulated Feetech bus backed by MuJoCo)
-started as ``bricobot virtual-arm`` in its own process (``--arm virtual``, the default);
-``--arm stub`` replaces it with an in-process arm that reads nothing, to isolate cameras and writer. Afterwards the dataset is read back and the frames
-it holds are compared with the steps the loop ran: none may be missing.
+The arm is the follower driver (``--robot so101`` or ``koch``) on a virtual arm started as
+``bricobot virtual-arm`` in its own process (``--arm virtual``, the default); ``--arm stub``
+replaces it with an in-process arm that reads nothing, to isolate cameras and writer. Afterwards
+the dataset is read back and the frames it holds are compared with the steps the loop ran: none
+may be missing. A run that fails is reported with its error instead of numbers.
 
-    MUJOCO_GL=egl .venv/bin/python scripts/bench/loop.py --seconds 20
+    .venv/bin/python scripts/bench/loop.py --seconds 20 --robot so101
 
 Prints one JSON object.
 """
@@ -280,7 +281,7 @@ def main() -> None:
     parser.add_argument("--rates", type=int, nargs="+", default=[30, 60])
     parser.add_argument("--arm", choices=["virtual", "stub"], default="virtual")
     parser.add_argument("--robot", choices=["so101", "koch"], default="so101")
-    parser.add_argument("--codec", default="libsvtav1")
+    parser.add_argument("--codecs", nargs="+", default=["libsvtav1", "libx264"])
     parser.add_argument(
         "--realtime-priority",
         type=int,
@@ -289,30 +290,41 @@ def main() -> None:
     )
     args = parser.parse_args()
     report: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            # Other processes compete for the same cores; the baseline shows their effect.
+            "load_average_1m_before": round(os.getloadavg()[0], 2),
+        },
         "seconds_per_run": args.seconds,
         "arm": args.arm
         if args.arm == "stub"
         else f"virtual {args.robot} follower (emulated bus + MuJoCo)",
         "cameras": "2 x replay 640x480 (JPEG folder)",
-        "codec": args.codec,
+        "codecs": args.codecs,
         "realtime_priority": args.realtime_priority,
         "runs": {},
     }
     with tempfile.TemporaryDirectory(prefix="bricobot-bench-loop-") as tmp:
         for fps in args.rates:
-            report["runs"][f"{fps}hz"] = {
-                "baseline": run_baseline(fps, args.seconds, args.realtime_priority),
-                "recording": run_recording(
-                    fps,
-                    args.seconds,
-                    args.arm,
-                    args.robot,
-                    Path(tmp) / f"{fps}hz",
-                    args.codec,
-                    args.realtime_priority,
-                ),
+            runs: dict[str, Any] = {
+                "baseline": run_baseline(fps, args.seconds, args.realtime_priority)
             }
+            for codec in args.codecs:
+                try:
+                    runs[f"recording_{codec}"] = run_recording(
+                        fps,
+                        args.seconds,
+                        args.arm,
+                        args.robot,
+                        Path(tmp) / f"{fps}hz_{codec}",
+                        codec,
+                        args.realtime_priority,
+                    )
+                except Exception as exc:  # report the failure instead of hiding the run
+                    runs[f"recording_{codec}"] = {"error": f"{type(exc).__name__}: {exc}"}
+            report["runs"][f"{fps}hz"] = runs
+    report["machine"]["load_average_1m_after"] = round(os.getloadavg()[0], 2)
     print(json.dumps(report, indent=2))
 
 

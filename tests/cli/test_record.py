@@ -3,13 +3,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.fakes.runtime_devices import ConfiguredFakeRobot, FakeRobotConfig, FakeTeleopConfig
+from tests.fakes.runtime_registry import register_fakes
 
 from bricobot.cli import record as record_cli
 from bricobot.cli.record import RecordCommandConfig
 from bricobot.datasets.metadata import DatasetMeta
 from bricobot.runtime.commands import DatasetConfig
-from tests.fakes.runtime_devices import ConfiguredFakeRobot, FakeRobotConfig, FakeTeleopConfig
-from tests.fakes.runtime_registry import register_fakes
 
 
 def _config(root: Path, **dataset) -> RecordCommandConfig:

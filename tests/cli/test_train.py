@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tests.fakes.policy_dataset import write_dataset
 
 from bricobot.cli.train import main
 from bricobot.policies.checkpoint import load_policy
 from bricobot.training.dataset_source import load_episode_data
-from tests.fakes.policy_dataset import write_dataset
 
 
 def test_dataset_loads_into_memory_with_its_features(tmp_path: Path) -> None:
@@ -47,11 +47,16 @@ def test_train_command_writes_a_loadable_checkpoint(tmp_path: Path) -> None:
     assert (out / "config.yaml").is_file() and (out / "loss_curve.png").is_file()
     steps = [json.loads(x).get("step") for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert 3 in steps
-    obs = {"observation.state": torch.zeros(1, 6), "observation.images.front": torch.rand(1, 3, 32, 32)}
+    obs = {
+        "observation.state": torch.zeros(1, 6),
+        "observation.images.front": torch.rand(1, 3, 32, 32),
+    }
     assert policy.select_action(obs).shape == (1, 6)
 
 
 def test_unknown_policy_key_is_rejected(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    code = main(["policy=act_cpu", "dataset.root=x", "policy.chunk_sise=3", f"output_dir={tmp_path}"])
+    code = main(
+        ["policy=act_cpu", "dataset.root=x", "policy.chunk_sise=3", f"output_dir={tmp_path}"]
+    )
     assert code == 2
     assert "chunk_sise" in capsys.readouterr().err

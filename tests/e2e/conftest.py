@@ -1,10 +1,14 @@
 """Virtual hardware for the end-to-end runtime tests: follower and leader arms, replay cameras.
 
 The arms are the real drivers on emulated servo buses backed by MuJoCo (``start_virtual_arm``),
-so these tests run the same code paths as a real arm; only the port differs. To run the tests that
-do not inject faults on real hardware, set ``BRICOBOT_FOLLOWER_PORT`` / ``BRICOBOT_LEADER_PORT``
-(and ``BRICOBOT_FOLLOWER_CALIBRATION`` / ``BRICOBOT_LEADER_CALIBRATION``) and select them with
-``-m hardware``.
+so these tests run the same code paths as a real arm; only the port differs. The tests marked
+``hardware`` also run on real arms (faults are injected only into virtual ones; checks that read the
+emulator's registers are skipped there)::
+
+    BRICOBOT_ROBOT=so101 BRICOBOT_ROBOT_PORT=/dev/serial/by-id/... \
+    BRICOBOT_ROBOT_CALIBRATION=~/.bricobot/calibration/so101_follower_follower.json \
+    BRICOBOT_LEADER_PORT=/dev/serial/by-id/... BRICOBOT_LEADER_CALIBRATION=... \
+    pytest tests/e2e -m hardware
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from bricobot.robots.registry import ROBOTS
 from bricobot.teleop.registry import TELEOPERATORS
 
 #: The arm used end to end (its leader is "<robot>_leader").
-ROBOT = "koch"
+ROBOT = os.environ.get("BRICOBOT_ROBOT", "koch")
 CAMERA_HW = (48, 64)
 
 
@@ -41,9 +45,9 @@ class Arm:
 
 
 def _arm(role: str, tmp_path: Path) -> Iterator[Arm]:
-    env = f"BRICOBOT_{role.upper()}_PORT"
-    if os.environ.get(env):
-        yield Arm(os.environ[env], os.environ.get(f"BRICOBOT_{role.upper()}_CALIBRATION", ""), None)
+    prefix = "BRICOBOT_ROBOT" if role == "follower" else "BRICOBOT_LEADER"
+    if os.environ.get(f"{prefix}_PORT"):
+        yield Arm(os.environ[f"{prefix}_PORT"], os.environ.get(f"{prefix}_CALIBRATION", ""), None)
         return
     with start_virtual_arm(ROBOT, role=role, workdir=tmp_path) as arm:
         yield Arm(arm.port, str(arm.calibration_path), arm)
@@ -52,6 +56,14 @@ def _arm(role: str, tmp_path: Path) -> Iterator[Arm]:
 @pytest.fixture
 def follower(tmp_path: Path) -> Iterator[Arm]:
     yield from _arm("follower", tmp_path)
+
+
+@pytest.fixture
+def virtual_follower(follower: Arm) -> VirtualArm:
+    """The emulator behind the follower; tests that inject faults skip on a real arm."""
+    if follower.virtual is None:
+        pytest.skip("injects faults: virtual arms only")
+    return follower.virtual
 
 
 @pytest.fixture
@@ -89,7 +101,8 @@ def leader_config(arm: Arm) -> Any:
 
 
 def torque_on(arm: Arm) -> list[bool]:
-    assert arm.virtual is not None
+    """Torque_Enable of every servo, read from the emulator."""
+    assert arm.virtual is not None, "reads the emulator's registers: virtual arms only"
     return [arm.virtual.bus.servo(m.id).torque_enabled for m in arm.virtual.spec.motors]
 
 
@@ -101,3 +114,10 @@ def settled(condition: Callable[[], bool], timeout_s: float = 3.0) -> bool:
             return False
         time.sleep(0.01)
     return True
+
+
+def check_torque(arm: Arm, on: bool) -> None:
+    """Assert every servo's torque is ``on`` (emulator registers; not checkable on a real arm)."""
+    if arm.virtual is None:
+        return
+    assert settled(lambda: all(t is on for t in torque_on(arm))), torque_on(arm)

@@ -9,7 +9,7 @@ import pytest
 from bricobot.cli.main import main
 from bricobot.datasets.metadata import DatasetMeta
 from bricobot.datasets.validate import validate
-from tests.e2e.conftest import CAMERA_HW, ROBOT, Arm, settled, torque_on
+from tests.e2e.conftest import CAMERA_HW, ROBOT, Arm, check_torque
 from tests.fakes.runtime_policy import tiny_act_checkpoint
 
 pytestmark = pytest.mark.hardware
@@ -57,7 +57,7 @@ def test_record_replay_and_rollout_from_the_command_line(
     assert code == 0, capsys.readouterr().err
     assert "recorded 3 episode(s)" in capsys.readouterr().out
     assert validate(root).ok and DatasetMeta.load(root).total_episodes == 3
-    assert settled(lambda: not any(torque_on(follower)))
+    check_torque(follower, on=False)
 
     code = main(["replay", *_robot_args(follower), f"dataset.root={root}", "dataset.episode=2"])
     assert code == 0, capsys.readouterr().err

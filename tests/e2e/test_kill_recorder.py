@@ -1,4 +1,4 @@
-"""A recorder killed with SIGKILL mid-episode keeps every episode it had saved."""
+"""A recorder killed mid-episode keeps every episode it had saved (SIGKILL), or stops cleanly (SIGTERM)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,20 @@ import textwrap
 import time
 from pathlib import Path
 
-import pytest
-
 from bricobot.datasets.metadata import DatasetMeta
 from bricobot.datasets.validate import validate
 from bricobot.runtime.commands import DatasetConfig
 from bricobot.runtime.record import run_record
-from tests.e2e.conftest import Arm, camera_config, leader_config, robot_config
+from tests.e2e.conftest import (
+    CAMERA_HW,
+    ROBOT,
+    Arm,
+    camera_config,
+    check_torque,
+    leader_config,
+    robot_config,
+    torque_on,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -53,9 +60,8 @@ def _saved_episodes(root: Path) -> int:
         return 0
 
 
-@pytest.mark.hardware
 def test_sigkill_mid_episode_keeps_every_saved_episode(
-    image_folder: Path, follower: Arm, leader: Arm, tmp_path: Path
+    image_folder: Path, follower: Arm, virtual_follower: object, leader: Arm, tmp_path: Path
 ) -> None:
     root = tmp_path / "ds"
     work = tmp_path / "work"
@@ -101,3 +107,60 @@ def test_sigkill_mid_episode_keeps_every_saved_episode(
     assert result.episodes_saved == 1
     assert DatasetMeta.load(root).total_episodes == saved + 1
     assert validate(root).ok
+
+
+def test_sigterm_stops_the_record_command_with_torque_as_configured(
+    image_folder: Path, follower: Arm, virtual_follower: object, leader: Arm, tmp_path: Path
+) -> None:
+    root = tmp_path / "ds"
+    h, w = CAMERA_HW
+    cams = f"{{front: {{type: replay, path: '{image_folder}', width: {w}, height: {h}, fps: 30}}}}"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bricobot.cli.main",
+            "record",
+            f"robot={ROBOT}",
+            f"robot.port={follower.port}",
+            f"robot.calibration_path={follower.calibration_path}",
+            f"+robot.cameras={cams}",
+            "robot.torque_on_exit=release",
+            f"teleop={ROBOT}_leader",
+            f"teleop.port={leader.port}",
+            f"teleop.calibration_path={leader.calibration_path}",
+            f"dataset.root={root}",
+            "dataset.num_episodes=100",
+            "dataset.episode_time_s=0.5",
+            "dataset.reset_time_s=0",
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while _saved_episodes(root) < 1:
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "no episode saved in 60 s"
+            time.sleep(0.05)
+        time.sleep(0.2)
+        assert torque_on_any(follower)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "SIGTERM received" in err
+    assert "discarded the episode in progress" in err
+    assert "ended: signal" in out
+    saved = DatasetMeta.load(root).total_episodes
+    assert saved >= 1 and validate(root).ok
+    check_torque(follower, on=False)
+
+
+def torque_on_any(arm: Arm) -> bool:
+    return any(torque_on(arm))

@@ -7,6 +7,10 @@ registers (torque, goal position) prove what reached the servos.
 from __future__ import annotations
 
 import math
+import os
+import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +18,7 @@ import pytest
 from bricobot.cameras.base import CameraError
 from bricobot.datasets.metadata import DatasetMeta
 from bricobot.datasets.validate import validate
+from bricobot.emulation.mujoco_arm import VirtualArm
 from bricobot.motors.errors import CommunicationError
 from bricobot.policies.checkpoint import FeatureMismatchError
 from bricobot.registry import make
@@ -29,15 +34,13 @@ from bricobot.teleop.registry import TELEOPERATORS
 from tests.e2e.conftest import (
     Arm,
     camera_config,
+    check_torque,
     leader_config,
     robot_config,
     settled,
-    torque_on,
 )
 from tests.fakes.runtime_devices import FakeRobot
 from tests.fakes.runtime_policy import tiny_act_checkpoint
-
-pytestmark = pytest.mark.hardware
 
 
 def _dataset(root: Path, **fields) -> DatasetConfig:
@@ -46,6 +49,7 @@ def _dataset(root: Path, **fields) -> DatasetConfig:
     return DatasetConfig(**base)
 
 
+@pytest.mark.hardware
 def test_teleoperate_follower_tracks_leader_and_holds_torque_on_exit(
     follower: Arm, leader: Arm
 ) -> None:
@@ -57,7 +61,7 @@ def test_teleoperate_follower_tracks_leader_and_holds_torque_on_exit(
         display=False,
     )
     assert result.steps == 45 and result.reason == "duration"
-    assert all(torque_on(follower))  # "hold": still powered after the command ends
+    check_torque(follower, on=True)  # "hold": still powered after the command ends
     robot = make(ROBOTS, "robot", robot_config(follower, torque_on_exit="release"))
     teleop = make(TELEOPERATORS, "teleoperator", leader_config(leader))
     with robot, teleop:
@@ -68,9 +72,10 @@ def test_teleoperate_follower_tracks_leader_and_holds_torque_on_exit(
         observed = robot.get_observation()
         gaps = [abs(observed[k] - target[k]) for k in target if k != "gripper.pos"]
     assert max(gaps) < 10.0, gaps
-    assert settled(lambda: not any(torque_on(follower)))  # "release" on exit
+    check_torque(follower, on=False)  # "release" on exit
 
 
+@pytest.mark.hardware
 def test_record_three_episodes_replay_one_and_validate(
     follower: Arm, leader: Arm, image_folder: Path, tmp_path: Path
 ) -> None:
@@ -88,11 +93,11 @@ def test_record_three_episodes_replay_one_and_validate(
     meta = DatasetMeta.load(root)
     assert meta.total_episodes == 3 and meta.total_frames == 45
     assert sorted(meta.camera_keys) == ["observation.images.front", "observation.images.wrist"]
-    assert settled(lambda: not any(torque_on(follower)))
+    check_torque(follower, on=False)
 
     replayed = run_replay(robot_config(follower, cameras=cams, torque_on_exit="hold"), str(root), 1)
     assert replayed.steps == 15
-    assert all(torque_on(follower))
+    check_torque(follower, on=True)
 
 
 def test_a_camera_that_stops_ends_the_episode_naming_it(
@@ -113,13 +118,12 @@ def test_a_camera_that_stops_ends_the_episode_naming_it(
         )
     assert validate(root).ok
     assert DatasetMeta.load(root).total_episodes == 1  # the first episode was saved before
-    assert settled(lambda: not any(torque_on(follower)))
+    check_torque(follower, on=False)
 
 
 def test_an_unplugged_motor_stops_the_arm_naming_the_motor(
-    follower: Arm, leader: Arm, tmp_path: Path
+    follower: Arm, virtual_follower: VirtualArm, leader: Arm, tmp_path: Path
 ) -> None:
-    assert follower.virtual is not None
     robot = make(ROBOTS, "robot", robot_config(follower, torque_on_exit="release"))
     teleop = make(TELEOPERATORS, "teleoperator", leader_config(leader))
     steps = 0
@@ -128,7 +132,7 @@ def test_an_unplugged_motor_stops_the_arm_naming_the_motor(
         nonlocal steps
         steps += 1
         if steps == 10:
-            follower.virtual.unplug("elbow_flex")
+            virtual_follower.unplug("elbow_flex")
         return teleop.get_action()
 
     with (
@@ -137,17 +141,18 @@ def test_an_unplugged_motor_stops_the_arm_naming_the_motor(
     ):
         ControlLoop(robot, source, 30, should_stop=stop).run(duration_s=2.0)
     assert steps < 15, f"kept going {steps} steps after the unplug: {info.value}"
-    spec = follower.virtual.spec
+    spec = virtual_follower.spec
     plugged = [m for m in spec.motors if m.name != "elbow_flex"]
-    servos = [follower.virtual.bus.servo(m.id) for m in plugged]
+    servos = [virtual_follower.bus.servo(m.id) for m in plugged]
     assert settled(lambda: not any(s.torque_enabled for s in servos))
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf])
-def test_a_non_finite_action_never_reaches_a_servo(follower: Arm, bad: float) -> None:
-    assert follower.virtual is not None
+def test_a_non_finite_action_never_reaches_a_servo(
+    follower: Arm, virtual_follower: VirtualArm, bad: float
+) -> None:
     robot = make(ROBOTS, "robot", robot_config(follower, torque_on_exit="hold"))
-    servos = [follower.virtual.bus.servo(m.id) for m in follower.virtual.spec.motors]
+    servos = [virtual_follower.bus.servo(m.id) for m in virtual_follower.spec.motors]
     with robot:
         start = robot.get_observation()
         goals_before = [s.goal_position for s in servos]
@@ -158,11 +163,12 @@ def test_a_non_finite_action_never_reaches_a_servo(follower: Arm, bad: float) ->
         assert [s.goal_position for s in servos] == goals_before
 
 
-def test_an_oversized_action_is_capped_before_the_servo(follower: Arm) -> None:
-    assert follower.virtual is not None
+def test_an_oversized_action_is_capped_before_the_servo(
+    follower: Arm, virtual_follower: VirtualArm
+) -> None:
     robot = make(ROBOTS, "robot", robot_config(follower, torque_on_exit="hold"))
-    motor = follower.virtual.spec.by_name("shoulder_pan")
-    servo = follower.virtual.bus.servo(motor.id)
+    motor = virtual_follower.spec.by_name("shoulder_pan")
+    servo = virtual_follower.bus.servo(motor.id)
     with robot:
         start = robot.get_observation()
         action = {k: start[k] for k in robot.action_features}
@@ -174,6 +180,7 @@ def test_an_oversized_action_is_capped_before_the_servo(follower: Arm) -> None:
         assert low <= servo.goal_position <= high
 
 
+@pytest.mark.hardware
 def test_rollout_of_a_policy_checkpoint_recorded_and_valid(
     follower: Arm, image_folder: Path, tmp_path: Path
 ) -> None:
@@ -194,9 +201,10 @@ def test_rollout_of_a_policy_checkpoint_recorded_and_valid(
     assert result.episodes == 2
     assert validate(root).ok
     assert DatasetMeta.load(root).total_frames == 30
-    assert settled(lambda: not any(torque_on(follower)))
+    check_torque(follower, on=False)
 
 
+@pytest.mark.hardware
 def test_a_policy_for_another_robot_is_refused_before_connecting(
     follower: Arm, image_folder: Path, tmp_path: Path
 ) -> None:
@@ -204,4 +212,52 @@ def test_a_policy_for_another_robot_is_refused_before_connecting(
     checkpoint = tiny_act_checkpoint(FakeRobot(cameras={"top": (48, 64, 3)}), tmp_path / "act")
     with pytest.raises(FeatureMismatchError, match=r"observation\.images\.top"):
         run_rollout(config, str(checkpoint), episode_time_s=0.5, keyboard=False)
-    assert not any(torque_on(follower))  # never connected: torque never went on
+    check_torque(follower, on=False)  # never connected: torque never went on
+
+
+def _interrupt_after(delays_s: list[float]) -> threading.Thread:
+    def send() -> None:
+        for delay in delays_s:
+            time.sleep(delay)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_parks_then_releases_and_twice_releases_at_once(
+    follower: Arm, virtual_follower: VirtualArm, presses: int
+) -> None:
+    park = {"shoulder_pan": 30.0, "elbow_flex": -30.0}
+    robot = make(
+        ROBOTS,
+        "robot",
+        # a 1°-per-step cap makes the park take about a second, long enough to interrupt it
+        robot_config(
+            follower,
+            torque_on_exit="park",
+            park_positions=park,
+            park_timeout_s=10.0,
+            max_step_deg=1.0,
+        ),
+    )
+    previous = signal.signal(signal.SIGINT, lambda *_: None)  # a late signal must not hit pytest
+    sender = _interrupt_after([0.5, 0.3][:presses])
+    raised = False
+    try:
+        with robot_session(robot) as stop:
+            ControlLoop(
+                robot, lambda o: {k: o[k] for k in robot.action_features}, 30, should_stop=stop
+            ).run(duration_s=20.0)
+    except KeyboardInterrupt:
+        raised = True
+    finally:
+        sender.join()
+        signal.signal(signal.SIGINT, previous)
+    assert raised is (presses == 2)
+    check_torque(follower, on=False)
+    joints = virtual_follower.arm.positions_deg()
+    parked = abs(joints["shoulder_pan"] - 30.0) < 5 and abs(joints["elbow_flex"] + 30.0) < 5
+    assert parked is (presses == 1), joints

@@ -13,10 +13,16 @@ JOINTS = ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_ro
 
 
 def write_dataset(
-    root: Path, episodes: int = 3, length: int = 24, image_hw: tuple[int, int] = (32, 32), seed: int = 0
+    root: Path,
+    episodes: int = 3,
+    length: int = 24,
+    image_hw: tuple[int, int] = (32, 32),
+    seed: int = 0,
 ) -> Path:
     joints = {f"{j}.pos": float for j in JOINTS}
-    features = features_from_robot({**joints, "front": (*image_hw, 3)}, joints, use_videos=False, timing=False)
+    features = features_from_robot(
+        {**joints, "front": (*image_hw, 3)}, joints, use_videos=False, timing=False
+    )
     rng = np.random.default_rng(seed)
     with DatasetWriter.create(root, fps=30, features=features, robot_type="so101_sim") as writer:
         for _ in range(episodes):

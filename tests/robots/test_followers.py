@@ -207,3 +207,27 @@ def test_missing_port_and_calibration_are_explained(tmp_path: Path) -> None:
     )
     with pytest.raises(Exception, match="bricobot calibrate"):
         robot.connect()
+
+
+def test_a_camera_that_stops_delivering_fails_the_observation_naming_it(tmp_path: Path) -> None:
+    if not hardware_path("koch", "motors.yaml").is_file():
+        pytest.skip("hardware/koch/motors.yaml not there yet")
+    import cv2
+    import numpy as np
+
+    from bricobot.cameras.base import CameraError
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(2):
+        cv2.imwrite(str(frames / f"{i}.png"), np.full((24, 32, 3), 100, np.uint8))
+    camera = {"type": "replay", "path": str(frames), "fps": 50, "loop": False}
+    with start_virtual_arm("koch", workdir=tmp_path) as arm:
+        robot = make_robot("koch", arm, cameras={"top": camera}, torque_on_exit="release")
+        with robot:
+            observation = robot.get_observation()
+            assert observation["top"].shape == (24, 32, 3)
+            assert set(robot.capture_times_s) == {"observation.state", "top"}
+            time.sleep(0.2)  # the recording ended: the newest frame gets older than 3 periods
+            with pytest.raises(CameraError, match="'top'"):
+                robot.get_observation()

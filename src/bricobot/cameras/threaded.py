@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import collections
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from bricobot.cameras.base import Camera, CameraError, Frame
 from bricobot.errors import DeviceAlreadyConnectedError, DeviceNotConnectedError
 
 Clock = Callable[[], float]
+logger = logging.getLogger(__name__)
 
 #: How long a read waits for the first frame after connect (device start-up, GL context).
 STARTUP_TIMEOUT_S = 2.0
@@ -143,9 +145,16 @@ class ThreadedCamera(Camera):
         with self._cond:
             self._connected = False
             self._cond.notify_all()
+        stuck = False
         if self._thread is not None:
             self._thread.join(timeout=max(2.0, 3 * self._period_s))
+            stuck = self._thread.is_alive()
             self._thread = None
+        if stuck:  # releasing a device while a read blocks in it can crash the driver
+            logger.warning(
+                "%s: capture thread is stuck in a read; not releasing the device", self._describe()
+            )
+            return
         self._close()
 
     def read(self, timeout_s: float | None = None) -> Frame:

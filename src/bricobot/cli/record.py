@@ -9,6 +9,7 @@ Example (virtual or real arms; keys: → next episode, ← re-record, Esc stop):
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ class RecordCommandConfig:
 
 def run(cfg: RecordCommandConfig) -> int:
     from bricobot.runtime.record import run_record
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # progress and timing lines
 
     try:
         result = run_record(cfg.robot, cfg.teleop, cfg.dataset, cfg.keyboard, cfg.display)

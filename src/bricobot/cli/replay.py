@@ -7,6 +7,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ class ReplayCommandConfig:
 
 def run(cfg: ReplayCommandConfig) -> int:
     from bricobot.runtime.replay import run_replay
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # progress and timing lines
 
     if not cfg.dataset.root:
         print("bricobot replay: dataset.root is required (dataset.root=...)", file=sys.stderr)

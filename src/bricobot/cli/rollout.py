@@ -8,6 +8,7 @@ The checkpoint's features are checked against the robot's before anything moves.
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ class RolloutCommandConfig:
 
 def run(cfg: RolloutCommandConfig) -> int:
     from bricobot.runtime.rollout import run_rollout
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # progress and timing lines
 
     if not cfg.policy_path:
         print(

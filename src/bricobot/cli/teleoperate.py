@@ -7,6 +7,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ class TeleoperateCommandConfig:
 
 def run(cfg: TeleoperateCommandConfig) -> int:
     from bricobot.runtime.teleoperate import run_teleoperate
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # progress and timing lines
 
     try:
         result = run_teleoperate(cfg.robot, cfg.teleop, cfg.fps, cfg.duration_s, cfg.display)

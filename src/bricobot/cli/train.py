@@ -11,6 +11,7 @@ Examples::
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -70,6 +71,8 @@ def run(cfg: TrainCommandConfig) -> int:
     result = train(
         cfg.policy, data, cfg.trainer, cfg.output_dir, eval_fn=eval_fn, resume_from=cfg.resume_from
     )
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, only the first process reports
+        return 0
     print(
         f"trained {cfg.policy.type} to step {result.step}: checkpoint {result.last_checkpoint}, "
         f"{result.steps_per_s:.1f} steps/s, {100 * result.data_wait_share:.1f}% waiting for data",

@@ -6,6 +6,7 @@ Examples::
     bricobot virtual-arm robot=so101 role=leader        # a leader moved by a scripted swing
     bricobot virtual-arm robot=koch role=leader trajectory=episode0.npy trajectory_fps=30
     bricobot virtual-arm robot=so101 port_link=/tmp/so101_follower
+    bricobot virtual-arm robot=so101 model=so101/scene_pick_cube.xml   # the arm in its task scene
 
 It prints the port and the calibration file; point a robot or a leader at them exactly as at a
 real arm, e.g. ``bricobot teleoperate robot=so101 robot.port=<port>
@@ -30,6 +31,9 @@ class VirtualArmCommandConfig:
     arm: str = "so101"
     role: str = "follower"  # follower: physics follows goals; leader: joints follow a trajectory
     port_link: str = ""  # optional stable symlink to the pty, e.g. /tmp/so101_follower
+    # MJCF to simulate: "" = hardware/<arm>/<arm>.xml; a scene holding the arm works too,
+    # e.g. so101/scene_pick_cube.xml (a path, or relative to hardware/).
+    model: str = ""
     # Leader only: recorded joint angles in degrees, (T, joints) .npy or .csv with a header of joint
     # names; "" = a slow scripted swing of every joint.
     trajectory: str = ""
@@ -96,12 +100,18 @@ def run(cfg: VirtualArmCommandConfig) -> int:
         names = [m.name for m in load_motors_spec(leader_motors_file(cfg.arm)).motors]
         if cfg.trajectory:
             trajectory = load_trajectory(cfg.trajectory, cfg.trajectory_fps, names)
+    model_path = None
+    if cfg.model:
+        from bricobot.cameras.sim import resolve_model_path
+
+        model_path = resolve_model_path(cfg.model)
     arm = start_virtual_arm(
         cfg.arm,
         cfg.role,
         workdir=cfg.output_dir,
         port_link=cfg.port_link or None,
         trajectory=trajectory,
+        model_path=model_path,
     )
     if cfg.role == "leader" and not cfg.trajectory:
         arm.arm.trajectory = sine_trajectory(arm.arm.joint_ranges_deg, period_s=cfg.swing_period_s)

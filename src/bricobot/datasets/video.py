@@ -232,6 +232,10 @@ class _OpenVideo:
         self.path = path
         self.container = av.open(path)
         self.stream = self.container.streams.video[0]
+        # One decoding thread: random access gains little from threads, and a decoder thread
+        # pool alive at fork() time deadlocks DataLoader workers forked from this process.
+        self.stream.codec_context.thread_count = 1
+        self.stream.thread_type = "SLICE"
         rate = self.stream.average_rate or self.stream.guessed_rate or 30
         self.period_s = 1.0 / float(rate)
         self._frames: Any = None

@@ -208,7 +208,14 @@ class ServoFollower(Robot):
         bus.calibration = {n: self.calibration[n] for n in self.motor_names}
         for name in self.motor_names:
             cal = self.calibration[name]
-            regs = bus.motors[name].spec.registers
+            motor = bus.motors[name]
+            if (cal.id, cal.model) != (motor.id, motor.model):
+                raise CalibrationError(
+                    f"{self.calibration_file}: {name!r} is calibrated as id {cal.id} ({cal.model}) "
+                    f"but this arm has {motor.label()} ({motor.model}); is this the right file for "
+                    f"the arm on {self.config.port}?"
+                )
+            regs = motor.spec.registers
             wanted = {"Homing_Offset": cal.homing_offset}
             if "Drive_Mode" in regs:
                 wanted["Drive_Mode"] = cal.drive_mode

@@ -75,28 +75,36 @@ class ShutdownSignals:
 
 
 def release_torque_now(robot: Any) -> None:
-    """Cut torque on every motor without parking (the second Ctrl-C path)."""
+    """Cut torque on every motor without parking (the second Ctrl-C path).
+
+    A robot that is no longer connected has already stopped (its interrupted disconnect releases).
+    """
+    if not getattr(robot, "is_connected", False):
+        return
     release = getattr(robot, "release_torque", None)
     if callable(release):
         release()
-    elif getattr(robot, "is_connected", False):
+    else:
         robot.disconnect()
 
 
 def shutdown_devices(robot: Any, others: Sequence[Any] = (), force_release: bool = False) -> None:
     """Leave ``robot`` as configured (or released at once), then disconnect the other devices.
 
-    Never raises: a failure is logged with the device that caused it so it cannot hide the error
-    that ended the run. A ``KeyboardInterrupt`` during a slow park releases torque at once.
+    Errors are logged with the device that caused them, never raised, so they cannot hide the
+    error that ended the run. A ``KeyboardInterrupt`` (second Ctrl-C) during a slow park releases
+    torque at once, finishes the shutdown, and is then raised again so the command exits.
     """
+    interrupted: KeyboardInterrupt | None = None
     try:
         if force_release:
             release_torque_now(robot)
         elif getattr(robot, "is_connected", False):
             try:
                 robot.disconnect()
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as exc:
                 log.warning("interrupted while stopping %s: releasing torque now", _name(robot))
+                interrupted = exc
                 release_torque_now(robot)
     except Exception as exc:  # keep shutting the rest down
         log.error("could not stop %s cleanly: %s", _name(robot), exc)
@@ -106,6 +114,8 @@ def shutdown_devices(robot: Any, others: Sequence[Any] = (), force_release: bool
                 device.disconnect()
         except Exception as exc:
             log.error("could not disconnect %s: %s", _name(device), exc)
+    if interrupted is not None:
+        raise interrupted
 
 
 @contextlib.contextmanager

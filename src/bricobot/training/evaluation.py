@@ -146,7 +146,11 @@ def evaluate_env(
         feats = env_features(probe)
         if feats is not None:
             check_features(policy.config.all_features(), feats, what="env")
-        max_steps = cfg.max_steps or (probe.spec.max_episode_steps if probe.spec else None)
+        max_steps = (
+            cfg.max_steps
+            or (probe.spec.max_episode_steps if probe.spec else None)
+            or getattr(probe, "_max_episode_steps", None)  # a TimeLimit wrapper without a spec
+        )
         fps = cfg.video_fps or int(probe.metadata.get("render_fps", 30) or 30)
     finally:
         probe.close()

@@ -52,7 +52,10 @@ class DemoConfig:
     eval_seed_start: int = 1_000_000
     eval_num_envs: int = 25
     videos: int = 2
-    #: Dataset video codec (PyAV); x264 is fast to encode and decode for small images.
+    #: Store camera frames as lossless PNG (false) or as video (true). Lossy yuv420p video blurs a
+    #: few-pixel cube at small image sizes, and evaluation sees raw renders: PNG avoids that gap.
+    use_videos: bool = False
+    #: Dataset video codec (PyAV) when use_videos is true.
     codec: str = "libx264"
     seed: int = 1000
     device: str = "auto"
@@ -104,6 +107,7 @@ def record_demos(
     task: str,
     codec: str = "libx264",
     progress: bool = True,
+    use_videos: bool = False,
 ) -> tuple[int, int]:
     """Record ``num_demos`` successful expert episodes into a new dataset at ``root``.
 
@@ -118,7 +122,7 @@ def record_demos(
     seed = seed_start
     bar = tqdm(total=num_demos, desc="record demos", disable=not progress, dynamic_ncols=True)
     with DatasetWriter.create(
-        root, fps=fps, features=features, robot_type="so101_sim", codec=codec
+        root, fps=fps, features=features, robot_type="so101_sim", codec=codec, use_videos=use_videos
     ) as writer:
         while saved < num_demos:
             if failed > num_demos:
@@ -160,7 +164,11 @@ def _dataset_features(env: gym.Env) -> dict[str, dict[str, Any]]:
         if key in (STATE_KEY, ACTION_KEY):
             out[key] = {"dtype": "float32", "shape": tuple(shape), "names": names}
         elif is_image_feature(key):
-            out[key] = {"dtype": "video", "shape": tuple(shape), "names": ["height", "width", "channels"]}
+            out[key] = {
+                "dtype": "video",
+                "shape": tuple(shape),
+                "names": ["height", "width", "channels"],
+            }
     return out
 
 
@@ -202,10 +210,21 @@ def run_demo(
     t0 = time.perf_counter()
     dataset_root = out / "dataset"
     saved, failed = record_demos(
-        env_fn, expert_fn, dataset_root, cfg.num_demos, cfg.demo_seed_start, fps, task, cfg.codec, cfg.progress
+        env_fn,
+        expert_fn,
+        dataset_root,
+        cfg.num_demos,
+        cfg.demo_seed_start,
+        fps,
+        task,
+        cfg.codec,
+        cfg.progress,
+        cfg.use_videos,
     )
     stage_s["record"] = time.perf_counter() - t0
-    log(f"    {saved} episodes saved, {failed} expert failures discarded, {stage_s['record']:.0f} s")
+    log(
+        f"    {saved} episodes saved, {failed} expert failures discarded, {stage_s['record']:.0f} s"
+    )
 
     log(f"2/4 training {preset} for {steps} steps")
     t0 = time.perf_counter()

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -202,6 +203,14 @@ class _Run:
         self.config = policy_config
         self.policy.to(self.device)
         self.batch_size = cfg.batch_size or policy_config.batch_size
+        horizon = len(policy_config.action_delta_indices)
+        short = int((self.train_data.episode_lengths < horizon).sum())
+        if short and ctx.is_main:
+            warnings.warn(
+                f"{short} of {self.train_data.num_episodes} episodes are shorter than the action "
+                f"chunk ({horizon} steps): most of their targets are padding",
+                stacklevel=2,
+            )
         self.batcher = WindowBatcher(self.train_data, policy_config)
         self.sampler = GlobalBatchSampler(
             len(self.batcher), self.batch_size, cfg.seed, ctx.rank, ctx.world_size
