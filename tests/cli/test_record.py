@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -26,8 +27,13 @@ def _config(root: Path, **dataset) -> RecordCommandConfig:
 def test_record_then_resume_appends_episodes(tmp_path: Path, monkeypatch, capsys) -> None:
     register_fakes(monkeypatch)
     root = tmp_path / "ds"
-    assert record_cli.run(_config(root, num_episodes=2, task="wave")) == 0
+    cfg = _config(root, num_episodes=2, task="wave")
+    cfg.output_dir = str(tmp_path / "out")
+    assert record_cli.run(cfg) == 0
     assert "recorded 2 episode(s)" in capsys.readouterr().out
+    timing = json.loads((tmp_path / "out" / "loop_timing.json").read_text())["episodes"]
+    assert [t["steps"] for t in timing] == [6, 6]
+    assert set(timing[0]["stages_ms"]) == {"read", "infer", "send", "write"}
     robot = ConfiguredFakeRobot.built[-1]
     assert not robot.torque_on and robot.events[-1] == "disconnect:release"
     assert record_cli.run(_config(root, num_episodes=1, resume=True, task="wave")) == 0

@@ -159,7 +159,7 @@ def test_bad_frames_and_discard(tmp_path) -> None:
         bad = dict(frame)
         bad["observation.images.front"] = np.zeros((10, 10, 3), np.uint8)
         del bad["action"]
-        with pytest.raises(FrameError, match="missing 'action'.*observation.images.front"):
+        with pytest.raises(FrameError, match=r"missing 'action'.*observation\.images\.front"):
             w.add_frame(bad, task="t")
         for i in range(3):
             w.add_frame(make_frame(features, 0, i), task="t")
@@ -195,3 +195,16 @@ def test_close_discards_unsaved_frames_with_a_warning(tmp_path) -> None:
         warnings.simplefilter("always")
         w.close()
     assert any("unsaved" in str(c.message) for c in caught)
+
+
+def test_image_augment_keeps_shape_range_and_is_seeded() -> None:
+    from bricobot.datasets.transforms import ImageAugment, ImageAugmentConfig
+
+    img = torch.rand(3, 48, 64)
+    a = ImageAugment(seed=0)(img)
+    assert a.shape == img.shape and a.min() >= 0.0 and a.max() <= 1.0
+    assert torch.equal(a, ImageAugment(seed=0)(img)) and not torch.equal(a, img)
+    off = ImageAugmentConfig(brightness=0, contrast=0, saturation=0, max_shift_px=0)
+    assert torch.equal(ImageAugment(off)(img), img)
+    with pytest.raises(ValueError, match="brightness"):
+        ImageAugmentConfig(brightness=1.5)

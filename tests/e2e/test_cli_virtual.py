@@ -38,8 +38,9 @@ def _leader_args(arm: Arm) -> list[str]:
 
 
 def test_record_replay_and_rollout_from_the_command_line(
-    follower: Arm, leader: Arm, image_folder: Path, tmp_path: Path, capsys
+    follower: Arm, leader: Arm, image_folder: Path, tmp_path: Path, capsys, monkeypatch
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # outputs/<command>/<time>/ land here
     root = tmp_path / "demo"
     code = main(
         [
@@ -83,6 +84,8 @@ def test_record_replay_and_rollout_from_the_command_line(
     )
     assert code == 0, capsys.readouterr().err
     assert validate(tmp_path / "eval").ok
+    (run_dir,) = (tmp_path / "outputs" / "rollout").iterdir()
+    assert (run_dir / "config.yaml").is_file() and (run_dir / "loop_timing.json").is_file()
 
 
 def test_teleoperate_from_the_command_line(follower: Arm, leader: Arm, capsys) -> None:

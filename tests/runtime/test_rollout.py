@@ -31,7 +31,10 @@ def test_a_policy_runs_on_the_robot_and_is_reset_each_episode(make: Callable[[],
     resets = []
     policy.reset = lambda: resets.append(1)  # type: ignore[method-assign]
     result = rollout(
-        robot, policy, RecordSettings(num_episodes=2, episode_time_s=0.5, fps=10), clock=clock
+        robot,
+        policy,
+        RecordSettings(num_episodes=2, episode_time_s=0.5, reset_time_s=0, fps=10),
+        clock=clock,
     )
     assert result.episodes == 2 and len(resets) == 2
     assert len(robot.sent) == 10
@@ -74,3 +77,15 @@ def test_a_nan_from_the_policy_never_reaches_the_robot(make: Callable[[], Policy
     with pytest.raises(UnsafeActionError, match="non-finite"):
         rollout(robot, policy, RecordSettings(episode_time_s=0.5, fps=10), clock=clock)
     assert robot.sent == []
+
+
+def test_the_arm_holds_still_between_policy_episodes(make: Callable[[], Policy]) -> None:
+    clock = FakeClock()
+    robot = FakeRobot(clock, cameras={"front": (32, 32, 3)})
+    robot.connect()
+    writer = FakeWriter(robot)
+    settings = RecordSettings(num_episodes=2, episode_time_s=0.5, reset_time_s=0.3, fps=10)
+    rollout(robot, make(), settings, writer=writer, clock=clock)
+    assert len(robot.sent) == 13  # 5 + 3 reset steps + 5
+    reset = robot.sent[5:8]
+    assert reset[0] == robot.sent[4] and reset[1] == reset[0] and reset[2] == reset[0]

@@ -19,6 +19,7 @@ from omegaconf import MISSING
 
 from bricobot.cli.app import run_command
 from bricobot.runtime.commands import DatasetConfig
+from bricobot.runtime.timing import save_timing
 
 
 @dataclass
@@ -30,6 +31,8 @@ class RecordCommandConfig:
     keyboard: bool = True
     #: Print the joint commands a few times per second (off the control thread).
     display: bool = False
+    #: config.yaml and loop_timing.json (per-episode stage timing) go here; "" = outputs/record/<time>.
+    output_dir: str = ""
 
 
 def run(cfg: RecordCommandConfig) -> int:
@@ -42,6 +45,7 @@ def run(cfg: RecordCommandConfig) -> int:
     except Exception as exc:
         print(f"bricobot record: stopped: {exc}", file=sys.stderr)
         return 1
+    save_timing(cfg.output_dir, result.timing)
     print(
         f"recorded {result.episodes_saved} episode(s) into {cfg.dataset.root} "
         f"({result.episodes_discarded} discarded; ended: {result.reason})"

@@ -18,6 +18,7 @@ from omegaconf import MISSING
 
 from bricobot.cli.app import run_command
 from bricobot.runtime.commands import DatasetConfig
+from bricobot.runtime.timing import save_timing
 
 
 @dataclass
@@ -33,6 +34,8 @@ class RolloutCommandConfig:
     #: Set dataset.root to record the rollouts (dataset.fps follows fps).
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     keyboard: bool = True
+    #: config.yaml and loop_timing.json (per-episode stage timing) go here; "" = outputs/rollout/<time>.
+    output_dir: str = ""
 
 
 def run(cfg: RolloutCommandConfig) -> int:
@@ -61,6 +64,7 @@ def run(cfg: RolloutCommandConfig) -> int:
     except Exception as exc:
         print(f"bricobot rollout: stopped: {exc}", file=sys.stderr)
         return 1
+    save_timing(cfg.output_dir, result.timing)
     print(f"ran {result.episodes} episode(s); ended: {result.reason}")
     return 0 if result.reason != "signal" else 130
 

@@ -8,7 +8,7 @@ only then renames it to ``out``. The source folder is only read.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from bricobot.datasets import layout, schema
@@ -22,6 +22,8 @@ from bricobot.datasets.metadata import (
 from bricobot.datasets.rewrite import Source, copy_episodes
 from bricobot.datasets.validate import validate
 from bricobot.datasets.writer import EPISODES_FILE
+
+TaskMap = Callable[[DatasetMeta, int, str], str]
 
 
 def delete_episodes(src: str | Path, out: str | Path, episodes: Sequence[int]) -> Path:
@@ -96,7 +98,9 @@ def _check_out(out: Path) -> None:
         )
 
 
-def _write(out: Path, meta: DatasetMeta, sources: list[Source], task_map=None) -> Path:  # type: ignore[no-untyped-def]
+def _write(
+    out: Path, meta: DatasetMeta, sources: list[Source], task_map: TaskMap | None = None
+) -> Path:
     _check_out(out)
     if any(out.resolve() == m.root.resolve() for m, _ in sources):
         raise DatasetError(f"{out} is a source dataset; edits never modify their source")

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 HEADER_BYTES = 64  # int64 frames consumed by the worker at offset 0
+NICENESS = 10  # the encoder yields the CPU to the recording process
 
 
 class EncoderError(RuntimeError):
@@ -56,6 +57,7 @@ class EncoderProcess:
         self._slots = np.frombuffer(
             self._mmap, dtype=np.uint8, count=ring_frames * self.frame_bytes, offset=HEADER_BYTES
         ).reshape(ring_frames, *self.shape)  # (slots, H, W, 3)
+        self._slots.fill(0)  # touch every page now, not on the control loop's first pass
         env = dict(os.environ, SVT_LOG="1")
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "bricobot.datasets.encoder", str(self.ring_path)]
@@ -276,6 +278,9 @@ class _Episode:
 
 def worker_main(argv: list[str]) -> int:
     ring_path, h, w, c, slots = argv[0], *map(int, argv[1:])
+    # Below the control loop's priority: the ring absorbs bursts, the loop must not be preempted.
+    with contextlib.suppress(OSError):
+        os.nice(NICENESS)
     shape = (h, w, c)
     frame_bytes = h * w * c
     with open(ring_path, "r+b") as f:

@@ -65,7 +65,10 @@ def atomic_write_with(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    atomic_write_with(path, lambda tmp: tmp.write_bytes(data))
+    def write(tmp: Path) -> None:
+        tmp.write_bytes(data)
+
+    atomic_write_with(path, write)
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:

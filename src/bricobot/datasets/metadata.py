@@ -149,8 +149,11 @@ class DatasetMeta:
 
     # -- loading ------------------------------------------------------------------------------
     @classmethod
-    def load(cls, root: str | Path) -> DatasetMeta:
-        """Load a v3.0 or v2.1 dataset's metadata; raise :class:`DatasetError` on any damage."""
+    def load(cls, root: str | Path, warn: bool = True) -> DatasetMeta:
+        """Load a v3.0 or v2.1 dataset's metadata; raise :class:`DatasetError` on any damage.
+
+        ``warn``: warn when info.json's counts lag the episodes metadata (an interrupted save).
+        """
         root = Path(root)
         if not root.is_dir():
             raise DatasetError(f"dataset folder {root} does not exist")
@@ -172,7 +175,7 @@ class DatasetMeta:
         stats_path = root / layout.STATS_PATH
         stats = stats_from_json(read_json(stats_path, root)) if stats_path.exists() else {}
         meta = cls(root, info, tasks, episodes, stats)
-        if (
+        if warn and (
             int(info.get("total_episodes", -1)) != len(episodes)
             or int(info.get("total_frames", -1)) != meta.total_frames
         ):

@@ -68,6 +68,7 @@ class BricobotDataset(torch.utils.data.Dataset):
             self.frame_cache = FrameCache.open_or_build(self.meta, folder, frame_cache_size)
         self._decoder: VideoDecoder | None = None
         self._decoder_pid = -1
+        self._inherited_decoders: list[VideoDecoder] = []
 
     # -- loading ------------------------------------------------------------------------------
     def _delta_indices(self, delta_timestamps: dict[str, list[float]]) -> dict[str, np.ndarray]:
@@ -196,13 +197,17 @@ class BricobotDataset(torch.utils.data.Dataset):
 
     def _video_decoder(self) -> VideoDecoder:
         if self._decoder is None or self._decoder_pid != os.getpid():
+            if self._decoder is not None:
+                # Inherited through fork(): closing the parent's decoders here would wait on
+                # decoder threads that do not exist in this process, so keep them untouched.
+                self._inherited_decoders.append(self._decoder)
             self._decoder = VideoDecoder(tolerance_s=self.tolerance_s)
             self._decoder_pid = os.getpid()
         return self._decoder
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["_decoder"], state["_decoder_pid"] = None, -1
+        state["_decoder"], state["_decoder_pid"], state["_inherited_decoders"] = None, -1, []
         return state
 
 

@@ -78,7 +78,7 @@ def copy_episodes(
     for g, group in enumerate(groups):
         chunk, file = layout.chunk_and_file(first_file_number + g, size)
         tables = []
-        group_rows = []
+        group_rows: list[dict[str, Any]] = []
         for meta, src_ep in group:
             new_ep = len(rows) + len(group_rows)
             table = episode_table(meta, src_ep)
@@ -123,7 +123,7 @@ def copy_episodes(
             global_index += n
         data_path = out_root / layout.DATA_PATH.format(chunk_index=chunk, file_index=file)
         merged = pa.concat_tables(tables)
-        atomic_write_with(data_path, lambda tmp, t=merged: pq.write_table(t, tmp))
+        atomic_write_with(data_path, _parquet_writer(merged))
         for key in video_keys:
             final = out_root / layout.VIDEO_PATH.format(
                 video_key=key, chunk_index=chunk, file_index=file
@@ -155,6 +155,13 @@ def copy_episodes(
             row.update(flatten_stats(stats))
         rows.extend(group_rows)
     return rows
+
+
+def _parquet_writer(table: pa.Table) -> Callable[[Path], None]:
+    def write(tmp: Path) -> None:
+        pq.write_table(table, tmp)
+
+    return write
 
 
 def _as_matrix(column: pa.ChunkedArray) -> np.ndarray:

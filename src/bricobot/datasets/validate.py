@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from bricobot.datasets import layout, schema
-from bricobot.datasets.metadata import DatasetError, DatasetMeta, read_json, read_parquet
+from bricobot.datasets.metadata import DatasetError, DatasetMeta, read_parquet
 from bricobot.datasets.stats import non_finite_stats
-from bricobot.datasets.video import VideoDecodeError, video_stream_info
+from bricobot.datasets.video import VideoDecodeError, time_base, video_stream_info
 
 
 @dataclass
@@ -52,7 +52,7 @@ def validate(root: str | Path, idle_s: float = 1.0, jump_deg: float = 20.0) -> V
     root = Path(root)
     report = ValidationReport(root)
     try:
-        meta = DatasetMeta.load(root)
+        meta = DatasetMeta.load(root, warn=False)
     except DatasetError as exc:
         report.errors.append(str(exc))
         return report
@@ -202,7 +202,7 @@ def _frames_between(path: Path, start: float, stop: float) -> int:
         for packet in container.demux(stream):
             if packet.pts is None:
                 continue
-            t = float(packet.pts * stream.time_base)
+            t = float(packet.pts * time_base(stream))
             if start - 1e-4 <= t < stop - 1e-4:
                 n += 1
         return n
@@ -212,21 +212,20 @@ def _check_stats(meta: DatasetMeta, report: ValidationReport) -> None:
     path = meta.root / layout.STATS_PATH
     if meta.total_episodes == 0:
         return
-    if not path.exists():
+    v3 = meta.version == layout.CODEBASE_VERSION
+    if v3 and not path.exists():
         report.errors.append(f"{path} is missing")
         return
     stats = meta.stats
     wanted = [k for k, s in meta.features.items() if s["dtype"] != "string"]
     missing = [k for k in wanted if k not in stats]
-    if missing:
+    if missing and v3:
         report.errors.append(f"{path} has no statistics for {missing}")
+    elif missing:  # v2.1 keeps per-episode stats; older ones often lack some features
+        report.notes.append(f"no statistics for {missing}")
     bad = non_finite_stats(stats)
     if bad:
         report.errors.append(f"{path} has non-finite values in {bad[:10]}")
-    try:
-        read_json(path, meta.root)
-    except DatasetError as exc:
-        report.errors.append(str(exc))
 
 
 def _note_unreferenced(meta: DatasetMeta, report: ValidationReport) -> None:

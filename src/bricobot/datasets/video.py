@@ -11,6 +11,7 @@ import io
 import os
 import warnings
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,14 @@ _CODEC_DEFAULTS: dict[str, dict[str, str]] = {
     "libx264": {"preset": "veryfast", "bf": "0"},
     "libx265": {"preset": "veryfast"},
 }
+
+
+def time_base(stream: Any) -> Fraction:
+    """A stream's time base (seconds per tick); mp4 streams always have one."""
+    tb = stream.time_base
+    if tb is None:
+        raise VideoDecodeError(f"video stream {stream} has no time base")
+    return Fraction(tb)
 
 
 class VideoCodecError(RuntimeError):
@@ -67,14 +76,14 @@ def _try_encode(codec: str, options: dict[str, str]) -> str | None:
     try:
         buf = io.BytesIO()
         with av.open(buf, "w", format="mp4") as container:
-            stream = container.add_stream(codec, rate=30, options=options)
-            stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"  # type: ignore[attr-defined]
+            stream: Any = container.add_stream(codec, rate=30, options=options)
+            stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
             for i in range(2):
                 frame = av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24")
                 frame.pts = i
-                for packet in stream.encode(frame):  # type: ignore[attr-defined]
+                for packet in stream.encode(frame):
                     container.mux(packet)
-            for packet in stream.encode():  # type: ignore[attr-defined]
+            for packet in stream.encode():
                 container.mux(packet)
     except Exception as exc:  # any failure of the codec is reported the same way
         return f"{type(exc).__name__}: {exc}"
@@ -88,7 +97,7 @@ def probe_encoder(options: VideoOptions) -> str:
     """
     # SVT-AV1 prints its banner to stderr unless told otherwise; keep a user's own setting.
     os.environ.setdefault("SVT_LOG", "1")
-    errors = {}
+    errors: dict[str, str] = {}
     for codec in (options.codec, *[c for c in FALLBACK_CODECS if c != options.codec]):
         error = _try_encode(codec, options.encoder_options(codec))
         if error is None:
@@ -186,7 +195,7 @@ class VideoDecoder:
                 stream = container.streams.video[0]
                 stream.thread_type = "AUTO"
                 if start_s > 0:
-                    container.seek(int(start_s / stream.time_base), stream=stream, backward=True)
+                    container.seek(int(start_s / time_base(stream)), stream=stream, backward=True)
                 for frame in container.decode(stream):
                     t = float(frame.time or 0.0)
                     if t < start_s - self.tolerance_s:
@@ -250,7 +259,7 @@ class _OpenVideo:
         )
         if not ahead:
             self.container.seek(
-                max(0, int(t / self.stream.time_base)), stream=self.stream, backward=True
+                max(0, int(t / time_base(self.stream))), stream=self.stream, backward=True
             )
             self._frames = self.container.decode(self.stream)
         for frame in self._frames:
@@ -287,7 +296,7 @@ def concat_segments(
             for path, from_s, to_s in segments:
                 with av.open(str(path)) as src:
                     stream = src.streams.video[0]
-                    tb = stream.time_base
+                    tb = time_base(stream)
                     shift = round((offset_s - from_s) / tb)
                     n = 0
                     for packet in src.demux(stream):

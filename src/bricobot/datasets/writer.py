@@ -30,6 +30,7 @@ camera frame or state read at its tick) and ``timing/drifted`` (either bound of
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import warnings
 from collections.abc import Mapping
@@ -43,7 +44,13 @@ import pyarrow.parquet as pq
 
 from bricobot.datasets import layout, schema
 from bricobot.datasets.encoder import EncoderProcess
-from bricobot.datasets.files import atomic_write_with, commit, remove_tmp_files, tmp_path_for
+from bricobot.datasets.files import (
+    atomic_write_json,
+    atomic_write_with,
+    commit,
+    remove_tmp_files,
+    tmp_path_for,
+)
 from bricobot.datasets.metadata import (
     DatasetError,
     DatasetMeta,
@@ -145,6 +152,7 @@ class DatasetWriter:
         options = video_options or VideoOptions(codec=codec)
         writer = cls(root, info, [], [], options, timing_bounds or TimingBounds(), ring_frames)
         root.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(root / layout.INFO_PATH, writer.info)  # loadable from the first moment
         write_tasks(root, [])
         writer.info = write_info_and_stats(root, writer.info, [], [])
         return writer
@@ -273,7 +281,11 @@ class DatasetWriter:
         data_path = self.root / layout.DATA_PATH.format(chunk_index=chunk, file_index=file)
         atomic_write_with(data_path, lambda tmp: pq.write_table(table, tmp))
         for key in schema.image_keys(self.features):
-            shutil.rmtree(Path(reports[key]["path"]), ignore_errors=True)
+            folder = Path(reports[key]["path"])
+            shutil.rmtree(folder, ignore_errors=True)
+            for parent in (folder.parent, folder.parent.parent):  # images/<key>, images
+                with contextlib.suppress(OSError):
+                    parent.rmdir()
         # 4. the episode's metadata: the commit point
         ep_stats = {k: numeric_stats(v) for k, v in numeric.items()}
         for key in self._camera_keys:
@@ -413,9 +425,9 @@ class DatasetWriter:
             "index": np.arange(start, start + n, dtype=np.int64),
             "task_index": task_ids,
         }
-        for key, arr in defaults.items():
-            columns[key] = pa.array(arr)
-            numeric[key] = arr.reshape(n, 1)
+        for key, values in defaults.items():
+            columns[key] = pa.array(values)
+            numeric[key] = np.asarray(values).reshape(n, 1)
         sch = layout.arrow_schema(self.features, self.info)
         table = pa.table([columns[f.name] for f in sch], schema=sch)
         return table, numeric

@@ -117,15 +117,19 @@ def record_episodes(
     on_episode_start: Callable[[], None] | None = None,
     clock: Clock | None = None,
     extra_sinks: list[Sink] | None = None,
+    reset_source: ActionSource | None = None,
 ) -> RecordResult:
     """Record ``settings.num_episodes`` episodes of ``robot`` driven by ``action_source``.
 
     ``should_stop`` is the signal flag (Ctrl-C / SIGTERM): it discards the episode in progress.
     ``on_episode_start`` resets the teleoperator or policy before each episode.
+    ``reset_source`` drives the arm during reset periods (default: ``action_source``, so the
+    operator keeps control; a policy rollout passes :func:`hold_position` instead).
     The robot must already be connected (see :func:`~bricobot.runtime.shutdown.robot_session`).
     """
     events = events or EpisodeEvents()
     signalled = should_stop or (lambda: False)
+    reset_source = reset_source or action_source
     result = RecordResult()
     dataset_sink = DatasetSink(writer, settings.task)
     worker = SinkWorker([dataset_sink, *(extra_sinks or [])])
@@ -162,7 +166,7 @@ def record_episodes(
             if events.rerecord.is_set():
                 _discard(writer, worker, "re-record requested")
                 result.episodes_discarded += 1
-                _reset_period(robot, action_source, settings, events, signalled, clock)
+                run_reset_period(robot, reset_source, settings, events, signalled, clock)
                 continue
             writer.save_episode()
             result.episodes_saved += 1
@@ -171,7 +175,7 @@ def record_episodes(
                 result.reason = "stop_key"
                 break
             if result.episodes_saved < settings.num_episodes:
-                _reset_period(robot, action_source, settings, events, signalled, clock)
+                run_reset_period(robot, reset_source, settings, events, signalled, clock)
                 if signalled():
                     result.reason = "signal"
                     break
@@ -181,6 +185,11 @@ def record_episodes(
     finally:
         worker.close()
     return result
+
+
+def hold_position(observation: dict[str, Any]) -> dict[str, float]:
+    """Action source that keeps every joint where it is (a reset period without an operator)."""
+    return {k: float(v) for k, v in observation.items() if k.endswith(".pos")}
 
 
 def _discard(writer: EpisodeWriter, worker: SinkWorker, why: str) -> None:
@@ -193,7 +202,7 @@ def _discard(writer: EpisodeWriter, worker: SinkWorker, why: str) -> None:
     log.warning("discarded the episode in progress: %s", why)
 
 
-def _reset_period(
+def run_reset_period(
     robot: Robot,
     action_source: ActionSource,
     settings: RecordSettings,
@@ -212,6 +221,7 @@ def _reset_period(
         settings.fps,
         clock=clock,
         should_stop=lambda: signalled() or events.any_set(),
+        realtime_priority=settings.realtime_priority,
     ).run(duration_s=settings.reset_time_s)
     events.clear_episode_flags()
 

@@ -30,7 +30,14 @@ from bricobot.runtime.commands import (
 )
 from bricobot.runtime.events import EpisodeEvents
 from bricobot.runtime.loop import ControlLoop
-from bricobot.runtime.record import EpisodeWriter, RecordResult, RecordSettings, record_episodes
+from bricobot.runtime.record import (
+    EpisodeWriter,
+    RecordResult,
+    RecordSettings,
+    hold_position,
+    record_episodes,
+    run_reset_period,
+)
 from bricobot.runtime.shutdown import robot_session
 
 log = logging.getLogger(__name__)
@@ -120,6 +127,7 @@ def rollout(
             should_stop=should_stop,
             on_episode_start=start,
             clock=clock,
+            reset_source=hold_position,
         )
         return RolloutResult(
             episodes=recorded.episodes_saved,
@@ -150,6 +158,8 @@ def rollout(
         if events.stop.is_set():
             result.reason = "stop_key"
             break
+        if number < settings.num_episodes:  # the arm holds still while the scene is put back
+            run_reset_period(robot, hold_position, settings, events, signalled, clock)
     return result
 
 

@@ -7,7 +7,9 @@ each stage took; :meth:`LoopTiming.summary` reduces that to median / p99 / max i
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -79,3 +81,13 @@ def _stats_ms(values_s: list[float]) -> dict[str, float]:
         "p99": round(float(np.percentile(arr, 99)), 4),
         "max": round(float(arr.max()), 4),
     }
+
+
+def save_timing(output_dir: str | Path, summaries: list[dict[str, Any]]) -> Path | None:
+    """Write per-episode loop summaries as ``<output_dir>/loop_timing.json`` (no-op without a dir)."""
+    if not output_dir:
+        return None
+    path = Path(output_dir) / "loop_timing.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"episodes": summaries}, indent=2) + "\n")
+    return path

@@ -1,0 +1,47 @@
+"""Encoder probing with fallback, frame counting, and frame-accurate decoding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bricobot.datasets.encoder import EncoderError, EncoderProcess
+from bricobot.datasets.video import (
+    VideoDecodeError,
+    VideoDecoder,
+    VideoOptions,
+    probe_encoder,
+    video_stream_info,
+)
+
+
+def test_probe_falls_back_with_one_actionable_warning() -> None:
+    with pytest.warns(UserWarning, match="'libnope' is not usable.*recording with 'libsvtav1'"):
+        assert probe_encoder(VideoOptions(codec="libnope")) == "libsvtav1"
+    assert probe_encoder(VideoOptions(codec="libx264")) == "libx264"
+
+
+def test_encoder_process_counts_frames_and_decodes_frame_accurately(tmp_path) -> None:
+    enc = EncoderProcess("cam", (48, 64, 3), ring_frames=4)  # small ring: exercises waiting
+    try:
+        out = tmp_path / "v.mp4.tmp"
+        opts = VideoOptions(codec="libsvtav1")
+        enc.start(out, 30, "libsvtav1", opts.encoder_options())
+        for i in range(20):
+            enc.put(np.full((48, 64, 3), 10 * i, np.uint8))
+        report = enc.finish()
+        assert report["frames"] == 20
+        with pytest.raises(EncoderError, match="before start"):
+            enc.put(np.zeros((48, 64, 3), np.uint8))
+    finally:
+        enc.close()
+    assert not enc.ring_path.exists()
+    final = tmp_path / "v.mp4"
+    out.rename(final)
+    info = video_stream_info(final)
+    assert (info.frames, info.width, info.height, info.pix_fmt) == (20, 64, 48, "yuv420p")
+    dec = VideoDecoder()
+    frames = dec.frames_at(final, [13 / 30, 2 / 30, 3 / 30, 19 / 30])  # back, forward, random
+    assert [round(float(f.mean()) / 10) for f in frames] == [13, 2, 3, 19]
+    with pytest.raises(VideoDecodeError, match="no frame at"):
+        dec.frames_at(final, [25 / 30])
