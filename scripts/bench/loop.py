@@ -145,7 +145,11 @@ def make_images(folder: Path, n: int = 30, height: int = 480, width: int = 640) 
 
 
 def make_robot(
-    arm_kind: str, robot_name: str, cameras: dict[str, ReplayCameraConfig], work: Path
+    arm_kind: str,
+    robot_name: str,
+    cameras: dict[str, ReplayCameraConfig],
+    work: Path,
+    priority: int | None = None,
 ) -> tuple[Robot, Callable[[], None]]:
     """The arm with its cameras: the follower driver on a virtual arm, or an in-process stub."""
     if arm_kind == "stub":
@@ -180,6 +184,11 @@ def make_robot(
             port = line.rsplit("on port:", 1)[1].strip()
         elif line.startswith("calibration:"):
             calibration = line.split(":", 1)[1].strip()
+
+    if priority is not None:
+        # Servos answer in hardware: with a real-time loop, let the emulator not starve either.
+        for tid in os.listdir(f"/proc/{proc.pid}/task"):
+            os.sched_setscheduler(int(tid), os.SCHED_FIFO, os.sched_param(priority))
 
     def stop() -> None:
         proc.send_signal(signal.SIGINT)
@@ -237,7 +246,7 @@ def run_recording(
         name: ReplayCameraConfig(path=str(images), fps=float(fps), width=640, height=480)
         for name in ("front", "wrist")
     }
-    robot, stop_arm = make_robot(arm_kind, robot_name, cameras, work)
+    robot, stop_arm = make_robot(arm_kind, robot_name, cameras, work, priority)
     root = work / "dataset"
     # As `bricobot record` does: the writer (and its encoder processes) starts before the robot.
     features = features_from_robot(robot.observation_features, robot.action_features)

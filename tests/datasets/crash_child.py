@@ -3,7 +3,8 @@
 ``python -m tests.datasets.crash_child ROOT POINT`` where POINT is ``frame:E:I`` (inside add_frame of
 episode E, frame I, after the frame went to the encoder), ``replace:N`` (just before the N-th atomic
 rename of the run), ``after_save:E`` (right after save_episode of E returned), ``compact:N`` /
-``compact_unlink:N`` (N-th rename / deletion inside compact), or ``none``. Prints ``SAVED E`` after
+``compact_unlink:N`` (N-th rename / deletion inside compact), ``sigint`` (Ctrl-C to the
+process group at the last frame of episode 1, then save), or ``none``. Prints ``SAVED E`` after
 each save_episode returns. Monkeypatching here is test-only.
 """
 
@@ -67,10 +68,16 @@ def main(root: Path, point: str) -> None:
         root, FPS, features, "fake_arm", codec=os.environ.get("CODEC", "libx264")
     )
     for e in range(EPISODES):
-        for i in range(LENGTH):
-            if kind == "frame":
-                state["ep"], state["frame"] = e, i
-            writer.add_frame(make_frame(features, e, i), task=f"task {e % 2}")
+        try:
+            for i in range(LENGTH):
+                if kind == "frame":
+                    state["ep"], state["frame"] = e, i
+                writer.add_frame(make_frame(features, e, i), task=f"task {e % 2}")
+                if kind == "sigint" and (e, i) == (1, LENGTH - 1):
+                    # Ctrl-C in a terminal reaches the whole process group, encoders included.
+                    os.killpg(os.getpgrp(), signal.SIGINT)
+        except KeyboardInterrupt:
+            print("INTERRUPTED", flush=True)
         writer.save_episode()
         print(f"SAVED {e}", flush=True)
         if kind == "after_save" and int(arg) == e:

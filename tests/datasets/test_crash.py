@@ -38,6 +38,7 @@ def run_child(root: Path, point: str, codec: str = "libx264") -> tuple[int, set[
         capture_output=True,
         text=True,
         timeout=120,
+        start_new_session=True,  # its own process group, for the Ctrl-C test
     )
     saved = {int(line.split()[1]) for line in proc.stdout.splitlines() if line.startswith("SAVED")}
     return proc.returncode, saved, proc.stdout + proc.stderr
@@ -138,3 +139,12 @@ def test_kill_at_random_times_with_av1(tmp_path: Path, seed: int) -> None:
     saved = {int(line.split()[1]) for line in out.splitlines() if line.startswith("SAVED")}
     if root.exists():
         check_survivors(root, saved)
+
+
+def test_ctrl_c_to_the_process_group_still_saves(tmp_path: Path) -> None:
+    """Ctrl-C hits the encoders too; they must keep running so the episode can be saved."""
+    root = tmp_path / "ds"
+    rc, saved, out = run_child(root, "sigint")
+    assert rc == 0 and "INTERRUPTED" in out, out
+    assert saved == {0, 1, 2}
+    assert validate(root).ok

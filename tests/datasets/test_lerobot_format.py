@@ -1,14 +1,16 @@
 """Files follow LeRobot's v3.0 format facts (column names and types, info.json keys, episodes
 columns, video stream properties), so LeRobot's own reader can load a bricobot dataset.
 
-LeRobot's reader itself cannot be imported here (it needs torchvision, datasets, pandas); the test
-that runs it skips when ``lerobot`` is not importable.
+The test that runs LeRobot's own reader skips when ``lerobot`` is not importable. It passed with
+lerobot 0.4.4 (wheel) + datasets, pandas, huggingface_hub on PYTHONPATH and torchvision/accelerate
+stubbed (neither installs here), LeRobot's video decode routed through PyAV.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+from pathlib import Path
 
 import av
 import numpy as np
@@ -146,17 +148,54 @@ def test_stats_json(root) -> None:
 
 
 @pytest.mark.skipif(importlib.util.find_spec("lerobot") is None, reason="lerobot is not installed")
-def test_loads_in_lerobot(root) -> None:
+@pytest.mark.parametrize("compacted", [False, True])
+def test_loads_in_lerobot(tmp_path, monkeypatch, compacted: bool) -> None:
+    """LeRobot's own v3.0 reader returns the same values and frames as ours.
+
+    Without torchcodec, LeRobot decodes through torchvision; where neither is usable, its
+    ``decode_video_frames`` is routed to PyAV so that LeRobot's own timestamp queries are tested.
+    """
+    import shutil
+
+    import lerobot.datasets.lerobot_dataset as lerobot_dataset
     import torch
-    from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
+    from bricobot.datasets.compact import compact
     from bricobot.datasets.reader import BricobotDataset
+    from bricobot.datasets.video import VideoDecoder
 
-    theirs = LeRobotDataset("local/bricobot", root=root)
-    ours = BricobotDataset(root)
-    assert len(theirs) == len(ours)
+    if importlib.util.find_spec("torchcodec") is None:
+        decoder = VideoDecoder()
+
+        def decode(video_path, timestamps, tolerance_s, backend=None):  # type: ignore[no-untyped-def]
+            frames = decoder.frames_at(Path(video_path), [float(t) for t in timestamps])
+            return torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255  # (k, C, H, W)
+
+        monkeypatch.setattr(lerobot_dataset, "decode_video_frames", decode)
+    root = tmp_path / "ds"
+    write_dataset(
+        root, [6, 4, 5], features=make_features(), codec="libsvtav1", tasks=["pick", "place"]
+    )
+    if compacted:
+        compact(root)
+    deltas = {"action": [0, 1 / 30, 2 / 30], "observation.images.front": [-1 / 30, 0]}
+    theirs = lerobot_dataset.LeRobotDataset("local/bricobot", root=root, delta_timestamps=deltas)
+    ours = BricobotDataset(root, delta_timestamps=deltas)
+    assert len(theirs) == len(ours) == 15
     for i in range(len(ours)):
         a, b = theirs[i], ours[i]
-        assert torch.equal(a["observation.state"], b["observation.state"])
-        assert torch.equal(a["action"], b["action"])
-        assert (a["observation.images.front"] - b["observation.images.front"]).abs().max() < 3 / 255
+        for key in (
+            "observation.state",
+            "action",
+            "action_is_pad",
+            "timestamp",
+            "index",
+            "task_index",
+        ):
+            assert torch.equal(
+                torch.as_tensor(a[key]).reshape(-1), torch.as_tensor(b[key]).reshape(-1)
+            )
+        assert a["task"] == b["task"]
+        for cam in ("observation.images.front", "observation.images.wrist"):
+            assert (a[cam] - b[cam]).abs().max() <= 1 / 255
+    shutil.rmtree(root)

@@ -127,3 +127,22 @@ def test_repair_removes_leftovers_and_fixes_counts(source: Path, tmp_path: Path)
     report = repair(root)
     assert any("unfinished" in a for a in report.actions)
     assert validate(root).ok and DatasetMeta.load(root).info["total_frames"] == 15
+
+
+def test_validate_reports_idle_frames_jumps_and_drift(tmp_path: Path) -> None:
+    from bricobot.datasets.writer import DatasetWriter
+    from tests.fakes.fake_dataset import FPS, make_frame
+
+    features = make_features(cameras=("front",))
+    with DatasetWriter.create(tmp_path / "v", FPS, features, "fake_arm", codec="libx264") as w:
+        for i in range(50):
+            frame = make_frame(features, 0, min(i, 5))  # action frozen after frame 5: idle
+            frame["timing.time_s"] = 1000.0 + i / FPS
+            if i == 30:
+                frame["observation.state"] = frame["observation.state"] + 45.0  # a jump
+            w.add_frame(frame, task="t")
+        w.save_episode()
+    report = validate(tmp_path / "v")
+    assert report.ok
+    text = "\n".join(report.notes)
+    assert "idle frames" in text and "jump" in text

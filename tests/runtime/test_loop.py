@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import os
 import threading
 
 import pytest
@@ -161,3 +162,15 @@ def test_a_failing_sink_stops_the_loop_with_its_name() -> None:
 def test_invalid_fps_is_rejected() -> None:
     with pytest.raises(ValueError, match="fps"):
         ControlLoop(FakeRobot(), lambda obs: {}, fps=0)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setscheduler"), reason="Linux scheduling API")
+def test_a_refused_realtime_priority_warns_and_runs_at_normal_priority(caplog) -> None:
+    clock = FakeClock()
+    robot = FakeRobot(clock)
+    robot.connect()
+    loop = ControlLoop(
+        robot, _teleop_source(FakeTeleop()), fps=30, clock=clock, realtime_priority=1000
+    )
+    assert loop.run(max_steps=2).steps == 2  # 1000 is outside 1-99: refused by the OS
+    assert "real-time priority 1000 not allowed" in caplog.text

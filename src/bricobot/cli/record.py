@@ -31,6 +31,9 @@ class RecordCommandConfig:
     keyboard: bool = True
     #: Print the joint commands a few times per second (off the control thread).
     display: bool = False
+    #: SCHED_FIFO priority (1-99) for the control thread on Linux (needs `ulimit -r` or
+    #: CAP_SYS_NICE); null = normal scheduling.
+    realtime_priority: int | None = None
     #: config.yaml and loop_timing.json (per-episode stage timing) go here; "" = outputs/record/<time>.
     output_dir: str = ""
 
@@ -41,7 +44,9 @@ def run(cfg: RecordCommandConfig) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")  # progress and timing lines
 
     try:
-        result = run_record(cfg.robot, cfg.teleop, cfg.dataset, cfg.keyboard, cfg.display)
+        result = run_record(
+            cfg.robot, cfg.teleop, cfg.dataset, cfg.keyboard, cfg.display, cfg.realtime_priority
+        )
     except Exception as exc:
         print(f"bricobot record: stopped: {exc}", file=sys.stderr)
         return 1

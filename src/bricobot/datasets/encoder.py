@@ -19,6 +19,7 @@ import json
 import mmap
 import os
 import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -34,6 +35,19 @@ NICENESS = 10  # the encoder yields the CPU to the recording process
 
 class EncoderError(RuntimeError):
     """The encoder process failed, died, or lost a frame; the message says which camera and file."""
+
+
+def _own_process_group() -> dict[str, Any]:
+    """Popen arguments putting the worker in its own process group.
+
+    A Ctrl-C sent to the recorder's process group then never reaches the worker (the recorder
+    decides to save or discard; the worker exits when its pipe closes). A process group, not a
+    new session: a new session is a new scheduler autogroup, where the worker's lower priority
+    would no longer yield the CPU to the control loop.
+    """
+    if sys.version_info >= (3, 11):
+        return {"process_group": 0}
+    return {"start_new_session": True}
 
 
 def _ring_dir() -> str:
@@ -65,6 +79,7 @@ class EncoderProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
+            **_own_process_group(),
         )
         self._written = 0  # frames put since the process started (all episodes)
         self._episode_frames = 0
@@ -278,6 +293,9 @@ class _Episode:
 
 def worker_main(argv: list[str]) -> int:
     ring_path, h, w, c, slots = argv[0], *map(int, argv[1:])
+    # Ctrl-C reaches the whole process group: the recorder decides whether to save or discard,
+    # so the worker keeps going until its pipe closes.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Below the control loop's priority: the ring absorbs bursts, the loop must not be preempted.
     with contextlib.suppress(OSError):
         os.nice(NICENESS)

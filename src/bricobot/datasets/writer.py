@@ -54,6 +54,7 @@ from bricobot.datasets.files import (
 from bricobot.datasets.metadata import (
     DatasetError,
     DatasetMeta,
+    episode_files,
     write_episode_rows,
     write_info_and_stats,
     write_tasks,
@@ -192,6 +193,12 @@ class DatasetWriter:
                 + "\n  - ".join(problems)
                 + "\nRecord into a new folder, or match the dataset's settings."
             )
+        others = [p for p in episode_files(root) if p != root / EPISODES_FILE]
+        if others:
+            raise DatasetError(
+                f"{root} keeps its episodes metadata in several files ({others[0]}, ...); run "
+                f"`bricobot dataset repair root={root}` once to merge them, then resume"
+            )
         remove_tmp_files(root)
         options = video_options or VideoOptions(codec=codec)
         writer = cls(
@@ -228,7 +235,7 @@ class DatasetWriter:
         if self._n == 0:
             self._start_encoders()
         for key in self._value_keys:
-            self._values[key].append(np.asarray(frame[key]))
+            self._values[key].append(np.array(frame[key]))  # a copy: callers may reuse buffers
         for key in self._camera_keys:
             self._encoders[key].put(frame[key])
         if task not in self._episode_tasks:

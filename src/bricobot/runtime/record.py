@@ -232,6 +232,7 @@ def run_record(
     dataset: DatasetConfig,
     keyboard: bool = True,
     display: bool = False,
+    realtime_priority: int | None = None,
 ) -> RecordResult:
     """``bricobot record``: build the devices, open (or resume) the dataset, record, shut down.
 
@@ -248,6 +249,7 @@ def run_record(
         reset_time_s=dataset.reset_time_s,
         fps=dataset.fps,
         task=dataset.task,
+        realtime_priority=realtime_priority,
     )
     before = writer.num_episodes
     try:
