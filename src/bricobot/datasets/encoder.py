@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,8 @@ class EncoderProcess:
         self.ring_frames = ring_frames
         fd, path = tempfile.mkstemp(prefix="bricobot-ring-", dir=_ring_dir())
         self.ring_path = Path(path)
+        # Remove the ring even if the caller never reaches close() (exception, early exit).
+        self._unlink_ring = weakref.finalize(self, self.ring_path.unlink, missing_ok=True)
         os.ftruncate(fd, HEADER_BYTES + ring_frames * self.frame_bytes)
         self._mmap = mmap.mmap(fd, HEADER_BYTES + ring_frames * self.frame_bytes)
         os.close(fd)
@@ -168,7 +171,7 @@ class EncoderProcess:
             self._proc.stdout.close()
         del self._consumed, self._slots
         self._mmap.close()
-        self.ring_path.unlink(missing_ok=True)
+        self._unlink_ring()
 
     def _check_alive(self) -> None:
         if self._proc.poll() is not None:
@@ -301,8 +304,11 @@ def worker_main(argv: list[str]) -> int:
         os.nice(NICENESS)
     shape = (h, w, c)
     frame_bytes = h * w * c
-    with open(ring_path, "r+b") as f:
-        mem = mmap.mmap(f.fileno(), HEADER_BYTES + slots * frame_bytes)
+    try:
+        with open(ring_path, "r+b") as f:
+            mem = mmap.mmap(f.fileno(), HEADER_BYTES + slots * frame_bytes)
+    except FileNotFoundError:
+        return 0  # the recorder exited before this worker started: nothing to encode
     consumed = np.frombuffer(mem, dtype=np.int64, count=1, offset=0)
     ring = np.frombuffer(mem, dtype=np.uint8, count=slots * frame_bytes, offset=HEADER_BYTES)
     ring = ring.reshape(slots, h, w, c)  # (slots, H, W, 3)

@@ -8,4 +8,10 @@ from __future__ import annotations
 
 from bricobot.registry import RegistryEntry
 
-ENVS: dict[str, RegistryEntry] = {}
+ENVS: dict[str, RegistryEntry] = {
+    "so101_pick_cube": RegistryEntry(
+        config="bricobot.envs.tasks.pick_cube:PickCubeConfig",
+        impl="bricobot.envs.tasks.pick_cube:PickCube",
+        help="SO-101 lifts a 2.5 cm cube placed at a random position (gym: bricobot/SO101PickCube-v0)",
+    ),
+}
