@@ -68,6 +68,8 @@ def to_typed(cfg: DictConfig, schema: type[T]) -> T:
         obj = OmegaConf.to_object(cfg)
     except OmegaConfBaseException as exc:
         raise CommandLineError(_explain(exc)) from None
+    except ValueError as exc:  # a config's __post_init__ rejected a value
+        raise CommandLineError(str(exc)) from None
     if not isinstance(obj, schema):
         raise TypeError(f"composed config is {type(obj).__name__}, expected {schema.__name__}")
     return obj

@@ -103,6 +103,6 @@ class PickCubeExpert:
     def _enter(self, phase: str) -> None:
         if phase == "lift":
             assert self.target is not None
-            self.lift_goal = self.target + [0.0, 0.0, self.config.lift_height_m]
+            self.lift_goal = self.target + np.array([0.0, 0.0, self.config.lift_height_m])
         self.phase = phase
         self.phase_steps = 0

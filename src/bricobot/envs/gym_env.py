@@ -55,7 +55,7 @@ class TaskEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         shape = (config.image_height, config.image_width, 3)
         for cam in config.cameras:
             obs_spaces[f"observation.images.{cam}"] = spaces.Box(0, 255, shape, dtype=np.uint8)
-        self.observation_space = spaces.Dict(obs_spaces)
+        self.observation_space = spaces.Dict(obs_spaces)  # type: ignore[assignment]
 
     def _observation(self) -> dict[str, np.ndarray]:
         obs = {"observation.state": self.task.joint_positions().astype(np.float32)}

@@ -88,9 +88,9 @@ class PickCube(Task):
 
     def randomize(self, rng: np.random.Generator) -> None:
         cfg = self.config
-        x = rng.uniform(*cfg.cube_x_range_m)
-        y = rng.uniform(*cfg.cube_y_range_m)
-        yaw = rng.uniform(*cfg.cube_yaw_range_rad)
+        x = rng.uniform(cfg.cube_x_range_m[0], cfg.cube_x_range_m[1])
+        y = rng.uniform(cfg.cube_y_range_m[0], cfg.cube_y_range_m[1])
+        yaw = rng.uniform(cfg.cube_yaw_range_rad[0], cfg.cube_yaw_range_rad[1])
         adr = self.cube_joint.qposadr[0]
         self.data.qpos[adr : adr + 3] = (x, y, self.rest_height_m)
         self.data.qpos[adr + 3 : adr + 7] = (np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2))
