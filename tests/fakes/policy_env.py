@@ -71,3 +71,20 @@ class ReachEnv(gym.Env):
 
     def expert_action(self) -> np.ndarray:
         return self.target.copy()
+
+
+class ReachExpert:
+    """The scripted expert of :class:`ReachEnv` (``reset``/``act``, as the demo pipeline expects)."""
+
+    def __init__(self, env: ReachEnv) -> None:
+        self.env = env
+
+    def reset(self) -> None:
+        pass
+
+    def act(self) -> np.ndarray:
+        return self.env.expert_action()
+
+
+def reach_expert(env: gym.Env) -> ReachExpert:
+    return ReachExpert(env.unwrapped)  # type: ignore[arg-type]

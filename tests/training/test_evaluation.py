@@ -14,8 +14,6 @@ from tests.fakes.policy_env import ReachEnv
 from bricobot.policies.checkpoint import FeatureMismatchError, make_policy
 from bricobot.training.evaluation import EvalConfig, evaluate_env
 
-pytest.importorskip("bricobot.envs.metrics", reason="needs bricobot.envs.metrics (sim helper)")
-
 
 def env_fn() -> TimeLimit:
     return TimeLimit(ReachEnv(), max_episode_steps=12)
@@ -36,7 +34,7 @@ def test_same_seeds_give_the_same_results(tmp_path: Path) -> None:
     info = json.loads((tmp_path / "a/eval_info.json").read_text())
     assert info["summary"]["episodes"] == 5 and len(info["per_episode"]) == 5
     low, high = info["summary"]["ci95_wilson"]
-    assert 0.0 <= low <= a.success_rate <= high <= 1.0
+    assert 0.0 <= low <= a.success_rate + 1e-9 and a.success_rate <= high <= 1.0
 
 
 def test_an_expert_policy_scores_full_marks_and_a_wilson_interval(tmp_path: Path) -> None:

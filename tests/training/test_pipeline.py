@@ -7,11 +7,9 @@ from pathlib import Path
 
 import pytest
 from gymnasium.wrappers import TimeLimit
-from tests.fakes.policy_env import ReachEnv
+from tests.fakes.policy_env import ReachEnv, reach_expert
 
 from bricobot.training.pipeline import DemoConfig, run_demo
-
-pytest.importorskip("bricobot.envs.metrics", reason="needs bricobot.envs.metrics (sim helper)")
 
 TINY = dict(
     chunk_size=4,
@@ -37,9 +35,7 @@ def test_demo_pipeline_records_trains_evaluates_and_reports(tmp_path: Path) -> N
         policy_overrides=TINY,
         progress=False,
     )
-    result = run_demo(
-        lambda: TimeLimit(ReachEnv(), 10), lambda env: env.expert_action(), tmp_path, cfg, fps=10
-    )
+    result = run_demo(lambda: TimeLimit(ReachEnv(), 10), reach_expert, tmp_path, cfg, fps=10)
     assert result.demos_recorded == 3
     assert (tmp_path / "dataset/meta/info.json").is_file()
     assert result.checkpoint.joinpath("model.safetensors").is_file()

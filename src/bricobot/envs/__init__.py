@@ -4,9 +4,10 @@ Importing this package picks a headless OpenGL backend (``MUJOCO_GL``) before Mu
 registers the gymnasium ids (``bricobot/SO101PickCube-v0``).
 """
 
-from bricobot.envs.rendering import select_backend
+from bricobot.envs.rendering import import_mujoco
 
-select_backend()
+# MuJoCo binds its GL backend at import; a forced backend that cannot load fails here, explained.
+import_mujoco()
 
 from bricobot.envs.registration import register_envs  # noqa: E402
 

@@ -106,3 +106,43 @@ class PickCubeExpert:
             self.lift_goal = self.target + np.array([0.0, 0.0, self.config.lift_height_m])
         self.phase = phase
         self.phase_steps = 0
+
+
+@dataclass
+class ExpertRun:
+    """Outcome of running the expert: per-episode success and the frames of the first episode."""
+
+    successes: list[bool]
+    first_episode_frames: list[np.ndarray]
+
+    @property
+    def success_rate(self) -> float:
+        return sum(self.successes) / len(self.successes)
+
+
+def run_expert(
+    task: PickCube,
+    seeds: list[int],
+    video_camera: str | None = None,
+    progress: bool = False,
+) -> ExpertRun:
+    """Run the expert for one episode per seed; success = the predicate held at any step.
+
+    ``video_camera`` names a camera whose frames are kept for the first episode (for an mp4).
+    """
+    from tqdm import tqdm
+
+    expert = PickCubeExpert(task)
+    successes: list[bool] = []
+    frames: list[np.ndarray] = []
+    for i, seed in enumerate(tqdm(seeds, desc="expert episodes", disable=not progress)):
+        task.reset(seed)
+        expert.reset()
+        success = False
+        for _ in range(task.config.episode_length):
+            task.step(expert.act())
+            success |= task.is_success()
+            if i == 0 and video_camera is not None:
+                frames.append(task.render(video_camera))
+        successes.append(success)
+    return ExpertRun(successes, frames)

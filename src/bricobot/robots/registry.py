@@ -24,4 +24,9 @@ ROBOTS: dict[str, RegistryEntry] = {
         impl="bricobot.robots.bimanual:Bimanual",
         help="two arms as one robot, keys prefixed left_/right_",
     ),
+    "so101_sim": RegistryEntry(
+        config="bricobot.robots.sim:SimRobotConfig",
+        impl="bricobot.robots.sim:SimRobot",
+        help="the SO-101's MuJoCo twin running a task (PickCube by default)",
+    ),
 }

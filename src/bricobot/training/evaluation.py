@@ -13,6 +13,7 @@ Before anything runs, the policy's features are compared with the env's by name
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -82,34 +83,55 @@ class EvalResult:
 
 
 def env_fn_from_config(env_config: Any, render: bool = False) -> EnvFn:
-    """A factory for the env task named by ``env_config.type`` (see ``bricobot.envs.registry``)."""
-    from bricobot.envs.registry import ENVS
-    from bricobot.registry import make
+    """A factory for the gymnasium view of the task named by ``env_config.type``."""
+    from bricobot.envs.gym_env import TaskEnv
 
     def build() -> gym.Env:
-        kwargs = {"render_mode": "rgb_array"} if render else {}
-        env: gym.Env = make(ENVS, "env", env_config, **kwargs)
-        return env
+        config = copy.deepcopy(env_config)  # each env owns its config
+        return TaskEnv(task=config.type, config=config, render_mode="rgb_array" if render else None)
 
     return build
 
 
 def env_features(env: gym.Env) -> dict[str, FeatureConfig] | None:
-    """The env's features by name, if it declares them (``features`` attribute of the raw env)."""
-    features = getattr(env.unwrapped, "features", None)
-    if features is None:
+    """The env's features by name: declared (``env.unwrapped.features``), or read from a bricobot
+    task env (joint names of its task, camera shapes of its observation space)."""
+    raw = env.unwrapped
+    features = getattr(raw, "features", None)
+    if features is not None:
+        out = {}
+        for key, value in dict(features).items():
+            if isinstance(value, FeatureConfig):
+                out[key] = value
+            elif isinstance(value, Mapping):
+                shape = [int(s) for s in value.get("shape", [])]
+                out[key] = FeatureConfig(shape=shape, names=list(value.get("names") or []))
+        return out
+    task = getattr(raw, "task", None)
+    space = env.observation_space
+    if task is None or not isinstance(space, gym.spaces.Dict):
         return None
-    if callable(features):
-        features = features()
-    out = {}
-    for key, value in dict(features).items():
-        if isinstance(value, FeatureConfig):
-            out[key] = value
-        elif isinstance(value, Mapping):
-            out[key] = FeatureConfig(
-                shape=[int(s) for s in value.get("shape", [])], names=list(value.get("names") or [])
-            )
+    names = [f"{j}.pos" for j in task.joint_names]
+    out = {
+        "observation.state": FeatureConfig(shape=[len(names)], names=list(names)),
+        "action": FeatureConfig(shape=[len(names)], names=list(names)),
+    }
+    for key, sub in space.spaces.items():
+        if key.startswith("observation.images.") and sub.shape is not None:
+            out[key] = FeatureConfig(shape=[int(s) for s in sub.shape])
     return out
+
+
+def episode_limit(env: gym.Env) -> int | None:
+    """Steps before the env truncates: its spec, a TimeLimit wrapper, or its task's config."""
+    if env.spec is not None and env.spec.max_episode_steps:
+        return int(env.spec.max_episode_steps)
+    limit = getattr(env, "_max_episode_steps", None)
+    if limit:
+        return int(limit)
+    task = getattr(env.unwrapped, "task", None)
+    length = getattr(getattr(task, "config", None), "episode_length", None)
+    return int(length) if length else None
 
 
 def _wilson(successes: int, n: int) -> tuple[float, float]:
@@ -146,11 +168,7 @@ def evaluate_env(
         feats = env_features(probe)
         if feats is not None:
             check_features(policy.config.all_features(), feats, what="env")
-        max_steps = (
-            cfg.max_steps
-            or (probe.spec.max_episode_steps if probe.spec else None)
-            or getattr(probe, "_max_episode_steps", None)  # a TimeLimit wrapper without a spec
-        )
+        max_steps = cfg.max_steps or episode_limit(probe)
         fps = cfg.video_fps or int(probe.metadata.get("render_fps", 30) or 30)
     finally:
         probe.close()
@@ -242,6 +260,8 @@ def _run_batch(
         first_success[new] = t
         success |= live & is_success
         done |= np.asarray(terminated, bool) | np.asarray(truncated, bool)
+        # Success counts at any step: an episode that succeeded has nothing left to decide.
+        done |= success
         if done.all():
             break
     results = [

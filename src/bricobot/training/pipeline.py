@@ -17,21 +17,39 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import gymnasium as gym
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from bricobot.policies.base import ACTION_KEY, STATE_KEY, FeatureConfig, is_image_feature
+from bricobot.envs.registry import ENVS
+from bricobot.policies.base import ACTION_KEY, STATE_KEY, is_image_feature
 from bricobot.policies.presets import load_preset
+from bricobot.registry import load_object
 from bricobot.training.config import TrainerConfig
-from bricobot.training.evaluation import EvalConfig, EvalResult, evaluate_env
+from bricobot.training.evaluation import (
+    EvalConfig,
+    EvalResult,
+    env_features,
+    env_fn_from_config,
+    evaluate_env,
+)
 
 EnvFn = Callable[[], gym.Env]
-#: The scripted expert: given the (unwrapped) env, the next action in robot units.
-ExpertFn = Callable[[gym.Env], np.ndarray]
+
+
+class Expert(Protocol):
+    """A scripted expert bound to one env: ``reset()`` at each episode start, ``act()`` per step."""
+
+    def reset(self) -> None: ...
+
+    def act(self) -> np.ndarray: ...
+
+
+#: Builds the expert for an (unwrapped) env.
+ExpertFactory = Callable[[gym.Env], Expert]
 
 
 @dataclass
@@ -39,7 +57,7 @@ class DemoConfig:
     """What the demo records, how long it trains and how much it evaluates."""
 
     #: Expert episodes to record (only successful ones are kept), with seeds demo_seed_start + i.
-    num_demos: int = 100
+    num_demos: int = 150
     demo_seed_start: int = 0
     #: Policy preset; "auto" = act_cpu without a CUDA GPU, act with one.
     policy: str = "auto"
@@ -57,6 +75,9 @@ class DemoConfig:
     use_videos: bool = False
     #: Dataset video codec (PyAV) when use_videos is true.
     codec: str = "libx264"
+    #: Cameras and square image size of the sim env for the whole demo (sim_demo applies them).
+    cameras: list[str] = field(default_factory=lambda: ["front", "wrist"])
+    image_size: int = 64
     seed: int = 1000
     device: str = "auto"
     num_threads: int | None = None
@@ -99,7 +120,7 @@ def choose_preset(name: str) -> str:
 
 def record_demos(
     env_fn: EnvFn,
-    expert_fn: ExpertFn,
+    make_expert: ExpertFactory,
     root: Path,
     num_demos: int,
     seed_start: int,
@@ -108,15 +129,18 @@ def record_demos(
     codec: str = "libx264",
     progress: bool = True,
     use_videos: bool = False,
+    steps_after_success: int = 10,
 ) -> tuple[int, int]:
     """Record ``num_demos`` successful expert episodes into a new dataset at ``root``.
 
     Seeds ``seed_start, seed_start + 1, …`` are tried in order; an episode where the expert
-    fails is discarded (and counted). Returns (saved, failed).
+    fails is discarded (and counted). An episode ends ``steps_after_success`` steps after the
+    task first reports success (or at the env's time limit). Returns (saved, failed).
     """
     from bricobot.datasets.writer import DatasetWriter
 
     env = env_fn()
+    expert = make_expert(env.unwrapped)
     features = _dataset_features(env)
     saved = failed = 0
     seed = seed_start
@@ -130,15 +154,18 @@ def record_demos(
                     f"the scripted expert failed {failed} times for {saved} successes; check the task"
                 )
             obs, info = env.reset(seed=seed)
+            expert.reset()
             seed += 1
             success = bool(info.get("is_success", False))
             done = False
+            since_success = 0
             while not done:
-                action = np.asarray(expert_fn(env.unwrapped), np.float32)
+                action = np.asarray(expert.act(), np.float32)
                 writer.add_frame(_frame(obs, action, features), task=task)
                 obs, _, terminated, truncated, info = env.step(action)
                 success = success or bool(info.get("is_success", False))
-                done = terminated or truncated
+                since_success += int(success)
+                done = terminated or truncated or since_success > steps_after_success
             if success:
                 writer.save_episode()
                 saved += 1
@@ -153,14 +180,13 @@ def record_demos(
 
 
 def _dataset_features(env: gym.Env) -> dict[str, dict[str, Any]]:
-    """LeRobot feature dict of the env's state, action and cameras (from ``env.unwrapped.features``)."""
-    declared = getattr(env.unwrapped, "features", None)
+    """LeRobot feature dict of the env's state, action and cameras."""
+    declared = env_features(env)
     if declared is None:
-        raise TypeError("the demo env must declare its features (env.unwrapped.features)")
+        raise TypeError("the demo env must declare its features (a bricobot task env does)")
     out: dict[str, dict[str, Any]] = {}
-    for key, feat in dict(declared).items():
-        shape = list(feat.shape if isinstance(feat, FeatureConfig) else feat["shape"])
-        names = list(feat.names if isinstance(feat, FeatureConfig) else feat.get("names") or [])
+    for key, feat in declared.items():
+        shape, names = list(feat.shape), list(feat.names)
         if key in (STATE_KEY, ACTION_KEY):
             out[key] = {"dtype": "float32", "shape": tuple(shape), "names": names}
         elif is_image_feature(key):
@@ -182,7 +208,7 @@ def _frame(obs: dict[str, Any], action: np.ndarray, features: dict[str, Any]) ->
 
 def run_demo(
     env_fn: EnvFn,
-    expert_fn: ExpertFn,
+    make_expert: ExpertFactory,
     output_dir: str | Path,
     cfg: DemoConfig | None = None,
     *,
@@ -192,8 +218,8 @@ def run_demo(
     env_name: str = "so101_pick_cube",
 ) -> DemoResult:
     """Record, train, evaluate and report. ``env_fn`` builds the task env (observations keyed by
-    feature name, ``info["is_success"]``, ``env.unwrapped.features``); ``expert_fn(env)`` is the
-    scripted expert; ``render_env_fn`` builds envs that render frames for the videos."""
+    feature name, ``info["is_success"]``); ``make_expert(env)`` builds the scripted expert;
+    ``render_env_fn`` builds envs that render frames for the videos."""
     from bricobot.training.dataset_source import load_episode_data
     from bricobot.training.trainer import train
 
@@ -211,7 +237,7 @@ def run_demo(
     dataset_root = out / "dataset"
     saved, failed = record_demos(
         env_fn,
-        expert_fn,
+        make_expert,
         dataset_root,
         cfg.num_demos,
         cfg.demo_seed_start,
@@ -357,3 +383,34 @@ def write_report(
         + "\n"
     )
     return path
+
+
+def sim_demo(env_config: Any, output_dir: str | Path, cfg: DemoConfig | None = None) -> DemoResult:
+    """:func:`run_demo` on a bricobot sim task (``env_config``: e.g. ``PickCubeConfig``) with its
+    scripted expert. The demo's cameras and image size (``DemoConfig.cameras``/``image_size``)
+    replace the env config's, so recording, training and evaluation all see the same images."""
+    import dataclasses
+
+    cfg = cfg or DemoConfig()
+    env_config = dataclasses.replace(
+        env_config,
+        cameras=list(cfg.cameras),
+        image_height=cfg.image_size,
+        image_width=cfg.image_size,
+    )
+    expert_factory = load_object(EXPERTS[env_config.type])
+    task_text = getattr(load_object(ENVS[env_config.type].impl), "description", "")
+    return run_demo(
+        env_fn_from_config(env_config),
+        lambda env: expert_factory(env.task),  # type: ignore[attr-defined]  # a TaskEnv
+        output_dir,
+        cfg,
+        render_env_fn=env_fn_from_config(env_config, render=True),
+        fps=int(env_config.control_hz),
+        task=task_text or env_config.type,
+        env_name=env_config.type,
+    )
+
+
+#: Scripted expert class of each sim task (ENVS name → "module:Class"), built as ``Expert(task)``.
+EXPERTS: dict[str, str] = {"so101_pick_cube": "bricobot.envs.experts:PickCubeExpert"}
