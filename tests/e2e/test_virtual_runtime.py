@@ -9,8 +9,6 @@ from __future__ import annotations
 import math
 import os
 import signal
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -215,17 +213,6 @@ def test_a_policy_for_another_robot_is_refused_before_connecting(
     check_torque(follower, on=False)  # never connected: torque never went on
 
 
-def _interrupt_after(delays_s: list[float]) -> threading.Thread:
-    def send() -> None:
-        for delay in delays_s:
-            time.sleep(delay)
-            os.kill(os.getpid(), signal.SIGINT)
-
-    thread = threading.Thread(target=send, daemon=True)
-    thread.start()
-    return thread
-
-
 @pytest.mark.parametrize("presses", [1, 2])
 def test_ctrl_c_parks_then_releases_and_twice_releases_at_once(
     follower: Arm, virtual_follower: VirtualArm, presses: int
@@ -243,18 +230,34 @@ def test_ctrl_c_parks_then_releases_and_twice_releases_at_once(
             max_step_deg=1.0,
         ),
     )
-    previous = signal.signal(signal.SIGINT, lambda *_: None)  # a late signal must not hit pytest
-    sender = _interrupt_after([0.5, 0.3][:presses])
+    # First Ctrl-C at step 10 of the loop; the second (if any) at the third move of the park.
+    previous = signal.signal(signal.SIGINT, lambda *_: None)  # a stray signal must not hit pytest
+    steps = park_moves = 0
+    send = robot.send_action
+
+    def counting_send(action: dict[str, float]) -> dict[str, float]:
+        nonlocal park_moves
+        if steps >= 10:
+            park_moves += 1
+            if presses == 2 and park_moves == 3:
+                os.kill(os.getpid(), signal.SIGINT)
+        return send(action)
+
+    def source(obs: dict[str, float]) -> dict[str, float]:
+        nonlocal steps
+        steps += 1
+        if steps == 10:
+            os.kill(os.getpid(), signal.SIGINT)
+        return {k: obs[k] for k in robot.action_features}
+
+    robot.send_action = counting_send  # type: ignore[method-assign]
     raised = False
     try:
         with robot_session(robot) as stop:
-            ControlLoop(
-                robot, lambda o: {k: o[k] for k in robot.action_features}, 30, should_stop=stop
-            ).run(duration_s=20.0)
+            ControlLoop(robot, source, 30, should_stop=stop).run(duration_s=20.0)
     except KeyboardInterrupt:
         raised = True
     finally:
-        sender.join()
         signal.signal(signal.SIGINT, previous)
     assert raised is (presses == 2)
     check_torque(follower, on=False)

@@ -122,12 +122,18 @@ def keyboard_events(enabled: bool, teleop: Any = None) -> Iterator[EpisodeEvents
 
 
 def episode_start_hook(robot: Robot, *others: Any) -> Callable[[], None]:
-    """What to do when an episode starts: a sim robot resets its scene, then others reset.
+    """What to do when an episode starts: a simulated robot starts a new scene, then the
+    teleoperators (a scripted expert plans from the new scene) reset.
 
-    A robot or teleoperator opts in by having a ``reset()`` method (the Teleoperator base has one;
-    a simulated robot uses it to randomize its scene; real arms have none).
+    A robot opts in with a ``reset_episode()`` method (:class:`~bricobot.robots.sim.SimRobot`; real
+    arms have none, the operator resets the scene); teleoperators with ``reset()`` (the
+    Teleoperator base has one).
     """
-    resets = [d.reset for d in (robot, *others) if callable(getattr(d, "reset", None))]
+    resets = []
+    reset_scene = getattr(robot, "reset_episode", None)
+    if callable(reset_scene):
+        resets.append(reset_scene)
+    resets += [d.reset for d in others if callable(getattr(d, "reset", None))]
 
     def start() -> None:
         for reset in resets:
