@@ -202,6 +202,9 @@ def make_robot(
         calibration_path=calibration,
         cameras=dict(cameras),
         torque_on_exit="release",
+        # The emulator shares the 2 cores with the encoders: a starved reply shows up as a slow
+        # read stage in the figures instead of ending the run.
+        reply_timeout_s=0.2,
     )
     robot: Robot = make(ROBOTS, "robot", config)
     return robot, stop

@@ -21,7 +21,9 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_renders_a_loaded_model_camera() -> None:
-    config = SimCameraConfig(camera="wrist", width=64, height=48, fps=100, model_path="so101")
+    config = SimCameraConfig(
+        camera="wrist", width=64, height=48, fps=100, model_path="so101", max_age_periods=100
+    )
     with SimCamera(config, name="wrist") as camera:
         frame = camera.read()
     assert frame.image.shape == (48, 64, 3) and frame.image.dtype == np.uint8
@@ -32,7 +34,7 @@ def test_renders_a_running_simulation_under_its_lock() -> None:
     model = mujoco.MjModel.from_xml_path(str(resolve_model_path("so101")))
     data = mujoco.MjData(model)
     lock = threading.Lock()
-    config = SimCameraConfig(camera="wrist", width=32, height=24, fps=100)
+    config = SimCameraConfig(camera="wrist", width=32, height=24, fps=100, max_age_periods=100)
     with SimCamera(config, model=model, data=data, lock=lock) as camera:
         first = camera.read()
         second = camera.read()

@@ -31,7 +31,10 @@ from bricobot.robots.registry import ROBOTS
 from bricobot.teleop.registry import TELEOPERATORS
 
 #: The arm used end to end (its leader is "<robot>_leader").
-ROBOT = os.environ.get("BRICOBOT_ROBOT", "koch")
+ROBOT = os.environ.get("BRICOBOT_ROBOT", "so101")
+#: The emulator answers from a thread of the test process, which competes for the CPU with the
+#: recorder (and, in CI, with other jobs): virtual arms get a longer reply timeout than hardware.
+VIRTUAL_REPLY_TIMEOUT_S = 0.5
 CAMERA_HW = (48, 64)
 
 
@@ -88,8 +91,13 @@ def camera_config(folder: Path, fps: float = 30.0, loop: bool = True) -> ReplayC
     return ReplayCameraConfig(path=str(folder), fps=fps, width=w, height=h, loop=loop)
 
 
+def _timeouts(arm: Arm) -> dict[str, Any]:
+    return {"reply_timeout_s": VIRTUAL_REPLY_TIMEOUT_S} if arm.virtual is not None else {}
+
+
 def robot_config(arm: Arm, cameras: dict[str, Any] | None = None, **fields: Any) -> Any:
     config_class = lookup(ROBOTS, "robot", ROBOT).config_class()
+    fields = {**_timeouts(arm), **fields}
     return config_class(
         port=arm.port, calibration_path=arm.calibration_path, cameras=cameras or {}, **fields
     )
@@ -97,7 +105,12 @@ def robot_config(arm: Arm, cameras: dict[str, Any] | None = None, **fields: Any)
 
 def leader_config(arm: Arm) -> Any:
     config_class = lookup(TELEOPERATORS, "teleoperator", f"{ROBOT}_leader").config_class()
-    return config_class(port=arm.port, calibration_path=arm.calibration_path)
+    return config_class(port=arm.port, calibration_path=arm.calibration_path, **_timeouts(arm))
+
+
+def timeout_args(arm: Arm, group: str) -> list[str]:
+    """The same longer reply timeout for a virtual arm, as command-line overrides."""
+    return [f"{group}.{k}={v}" for k, v in _timeouts(arm).items()]
 
 
 def torque_on(arm: Arm) -> list[bool]:

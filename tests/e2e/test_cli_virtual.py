@@ -9,7 +9,15 @@ import pytest
 from bricobot.cli.main import main
 from bricobot.datasets.metadata import DatasetMeta
 from bricobot.datasets.validate import validate
-from tests.e2e.conftest import CAMERA_HW, ROBOT, Arm, check_torque
+from bricobot.emulation.mujoco_arm import start_virtual_arm
+from tests.e2e.conftest import (
+    CAMERA_HW,
+    ROBOT,
+    VIRTUAL_REPLY_TIMEOUT_S,
+    Arm,
+    check_torque,
+    timeout_args,
+)
 from tests.fakes.runtime_policy import tiny_act_checkpoint
 
 pytestmark = pytest.mark.hardware
@@ -34,6 +42,7 @@ def _leader_args(arm: Arm) -> list[str]:
         f"teleop={ROBOT}_leader",
         f"teleop.port={arm.port}",
         f"teleop.calibration_path={arm.calibration_path}",
+        *timeout_args(arm, "teleop"),
     ]
 
 
@@ -88,16 +97,27 @@ def test_record_replay_and_rollout_from_the_command_line(
     assert (run_dir / "config.yaml").is_file() and (run_dir / "loop_timing.json").is_file()
 
 
-def test_teleoperate_from_the_command_line(follower: Arm, leader: Arm, capsys) -> None:
-    code = main(
-        [
-            "teleoperate",
-            *_robot_args(follower),
-            *_leader_args(leader),
-            "duration_s=0.5",
-            "display=false",
-        ]
-    )
+@pytest.mark.parametrize("robot", ["so101", "koch"])
+def test_teleoperate_each_arm_from_the_command_line(robot: str, tmp_path: Path, capsys) -> None:
+    with (
+        start_virtual_arm(robot, "follower", workdir=tmp_path) as follower,
+        start_virtual_arm(robot, "leader", workdir=tmp_path) as leader,
+    ):
+        code = main(
+            [
+                "teleoperate",
+                f"robot={robot}",
+                f"robot.port={follower.port}",
+                f"robot.calibration_path={follower.calibration_path}",
+                f"robot.reply_timeout_s={VIRTUAL_REPLY_TIMEOUT_S}",
+                f"teleop={robot}_leader",
+                f"teleop.port={leader.port}",
+                f"teleop.calibration_path={leader.calibration_path}",
+                f"teleop.reply_timeout_s={VIRTUAL_REPLY_TIMEOUT_S}",
+                "duration_s=0.5",
+                "display=false",
+            ]
+        )
     assert code == 0, capsys.readouterr().err
     assert "15 steps" in capsys.readouterr().out
 

@@ -23,6 +23,7 @@ from tests.e2e.conftest import (
     check_torque,
     leader_config,
     robot_config,
+    timeout_args,
     torque_on,
 )
 
@@ -129,6 +130,8 @@ def test_sigterm_stops_the_record_command_with_torque_as_configured(
             f"teleop={ROBOT}_leader",
             f"teleop.port={leader.port}",
             f"teleop.calibration_path={leader.calibration_path}",
+            *timeout_args(follower, "robot"),
+            *timeout_args(leader, "teleop"),
             f"dataset.root={root}",
             "dataset.num_episodes=100",
             "dataset.episode_time_s=0.5",

@@ -42,7 +42,15 @@ def test_bimanual_prefixes_keys_and_refuses_a_bad_value_before_either_arm_moves(
                 "calibration_path": str(left.calibration_path),
                 "name": "left",
                 "torque_on_exit": "hold",
-                "cameras": {"wrist": {"type": "replay", "path": str(frames), "fps": 50}},
+                "reply_timeout_s": 0.2,
+                "cameras": {
+                    "wrist": {
+                        "type": "replay",
+                        "path": str(frames),
+                        "fps": 50,
+                        "max_age_periods": 50,
+                    }
+                },
             },
             right={
                 "type": "koch",
@@ -50,6 +58,7 @@ def test_bimanual_prefixes_keys_and_refuses_a_bad_value_before_either_arm_moves(
                 "calibration_path": str(right.calibration_path),
                 "name": "right",
                 "torque_on_exit": "hold",
+                "reply_timeout_s": 0.2,
             },
         )
         robot = Bimanual(config)

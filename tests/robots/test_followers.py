@@ -25,6 +25,7 @@ ROBOTS = {
     "so101": (SO101Follower, SO101FollowerConfig),
     "koch": (KochFollower, KochFollowerConfig),
 }
+EMULATOR_REPLY_TIMEOUT_S = 0.2
 START_POSE = {"shoulder_pan": 20.0, "shoulder_lift": -15.0, "elbow_flex": 30.0, "wrist_flex": 10.0}
 
 
@@ -75,6 +76,8 @@ def torque_states(arm: VirtualArm) -> set[int]:
 
 def make_robot(name: str, arm: VirtualArm, **overrides: object) -> ServoFollower:
     cls, config_cls = ROBOTS[name]
+    # The emulator shares 2 busy CI cores: allow it more time to answer than a real servo needs.
+    overrides = {"reply_timeout_s": EMULATOR_REPLY_TIMEOUT_S, **overrides}
     config = config_cls(port=arm.port, calibration_path=str(arm.calibration_path), **overrides)  # type: ignore[arg-type]
     return cls(config)
 
@@ -221,13 +224,19 @@ def test_a_camera_that_stops_delivering_fails_the_observation_naming_it(tmp_path
     frames.mkdir()
     for i in range(2):
         cv2.imwrite(str(frames / f"{i}.png"), np.full((24, 32, 3), 100, np.uint8))
-    camera = {"type": "replay", "path": str(frames), "fps": 50, "loop": False}
+    camera = {
+        "type": "replay",
+        "path": str(frames),
+        "fps": 50,
+        "loop": False,
+        "max_age_periods": 10,
+    }
     with start_virtual_arm("koch", workdir=tmp_path) as arm:
         robot = make_robot("koch", arm, cameras={"top": camera}, torque_on_exit="release")
         with robot:
             observation = robot.get_observation()
             assert observation["top"].shape == (24, 32, 3)
             assert set(robot.capture_times_s) == {"observation.state", "top"}
-            time.sleep(0.2)  # the recording ended: the newest frame gets older than 3 periods
+            time.sleep(0.5)  # the recording ended: the newest frame gets older than 10 periods
             with pytest.raises(CameraError, match="'top'"):
                 robot.get_observation()

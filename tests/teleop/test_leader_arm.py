@@ -38,7 +38,11 @@ def test_leader_reads_the_pose_of_the_virtual_leader_in_degrees(
         pytest.skip(f"hardware/{robot} not there yet")
     joints = ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper"]
     with start_virtual_arm(robot, "leader", workdir=tmp_path, trajectory=hold_pose(joints)) as arm:
-        leader = leader_cls(config_cls(port=arm.port, calibration_path=str(arm.calibration_path)))
+        # reply_timeout_s: the emulator shares 2 busy CI cores; a real servo answers far sooner.
+        config = config_cls(
+            port=arm.port, calibration_path=str(arm.calibration_path), reply_timeout_s=0.2
+        )
+        leader = leader_cls(config)
         with leader:
             action = leader.get_action()
             torque = {m.name: arm.bus.servo(m.id).peek("Torque_Enable") for m in arm.spec.motors}

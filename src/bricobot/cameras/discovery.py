@@ -21,6 +21,9 @@ import cv2
 from bricobot.cameras.base import CameraError
 from bricobot.cameras.opencv import OpenCVCamera, OpenCVCameraConfig
 
+#: A probe waits this long for each frame: it reports what a camera does, it does not police it.
+PROBE_READ_TIMEOUT_S = 2.0
+
 
 @dataclass
 class CameraCandidate:
@@ -91,10 +94,10 @@ def probe_camera(
         negotiated = camera.negotiated
         probe.width, probe.height = negotiated.width, negotiated.height
         probe.fps, probe.fourcc = negotiated.fps, negotiated.fourcc
-        frame = camera.read()
+        frame = camera.read(timeout_s=PROBE_READ_TIMEOUT_S)
         deadline = time.monotonic() + measure_s
         while time.monotonic() < deadline:
-            frame = camera.read()
+            frame = camera.read(timeout_s=PROBE_READ_TIMEOUT_S)
         probe.measured_fps = camera.measured_fps
         output_dir.mkdir(parents=True, exist_ok=True)
         path = output_dir / f"{_safe_name(candidate.source)}.png"

@@ -5,13 +5,12 @@ thread steps it, as the virtual arm does), or let it load ``model_path`` itself 
 scene at its initial pose. Frames are rendered off-screen on a background thread at ``fps``, so a
 read costs the same as reading a USB camera, and the usual staleness rules apply.
 
-Rendering needs an off-screen OpenGL: set ``MUJOCO_GL=egl`` (or ``osmesa``) on a machine without a
-display; if it is unset, this module picks ``egl`` before creating a renderer.
+Rendering goes through :mod:`bricobot.cameras.rendering`, which picks a headless OpenGL backend
+when ``MUJOCO_GL`` is unset and explains what to install when none works.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from contextlib import AbstractContextManager, nullcontext
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from bricobot.cameras.base import CameraError
+from bricobot.cameras.rendering import RenderingError, import_mujoco, make_renderer
 from bricobot.cameras.threaded import Clock, ThreadedCamera
 
 
@@ -103,8 +103,7 @@ class SimCamera(ThreadedCamera):
         return "rendering is too slow for this fps or size; lower them"
 
     def _open(self) -> float:
-        os.environ.setdefault("MUJOCO_GL", "egl")
-        import mujoco
+        mujoco = import_mujoco()
 
         if self._model is None:
             if not self.config.model_path:
@@ -126,16 +125,10 @@ class SimCamera(ThreadedCamera):
         return 1.0 / self.config.fps
 
     def _make_renderer(self) -> Any:
-        import mujoco
-
         try:
-            return mujoco.Renderer(self._model, height=self.config.height, width=self.config.width)
-        except Exception as exc:
-            raise CameraError(
-                f"{self._describe()}: off-screen rendering failed ({exc}); set MUJOCO_GL=egl or "
-                "MUJOCO_GL=osmesa (apt-get install libosmesa6), and make the model's "
-                "<visual><global offwidth/offheight> at least the camera size"
-            ) from exc
+            return make_renderer(self._model, self.config.height, self.config.width)
+        except (RenderingError, ValueError) as exc:
+            raise CameraError(f"{self._describe()}: {exc}") from exc
 
     def _grab(self) -> np.ndarray:
         if self._renderer is None:  # created on the capture thread, which owns its GL context

@@ -147,17 +147,16 @@ def _check_key(cfg: DictConfig, dotted: str) -> None:
     node: Any = cfg
     parts = dotted.split(".")
     for depth, part in enumerate(parts):
-        if not isinstance(node, DictConfig) or part not in node:
+        # keys() also lists mandatory (???) values, which `in` does not.
+        keys = [str(k) for k in node.keys()] if isinstance(node, DictConfig) else []
+        if part not in keys:
             where = ".".join(parts[:depth]) or "the top level"
-            valid = (
-                ", ".join(sorted(str(k) for k in node.keys()))
-                if isinstance(node, DictConfig)
-                else "(none)"
-            )
+            valid = ", ".join(sorted(keys)) or "(none)"
             raise CommandLineError(
                 f"unknown key {dotted!r}: no {part!r} at {where}; valid keys: {valid}"
             )
-        node = node[part]
+        if depth < len(parts) - 1:
+            node = node[part]
 
 
 def _explain(exc: Exception) -> str:

@@ -7,10 +7,7 @@ Example::
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,39 +33,15 @@ def check_serial(port: str) -> list[tuple[str, bool, str]]:
     return out
 
 
-_RENDER_PROBE = "import mujoco; m = mujoco.MjModel.from_xml_string('<mujoco/>'); r = mujoco.Renderer(m, 8, 8); r.render(); print('ok')"
-
-
 def check_rendering() -> tuple[str, bool, str]:
-    if importlib.util.find_spec("bricobot.envs.rendering") is not None:
-        try:
-            rendering = importlib.import_module("bricobot.envs.rendering")
-            probe = getattr(rendering, "choose_backend", None) or getattr(
-                rendering, "check_rendering", None
-            )
-            if probe is not None:
-                return ("rendering", True, f"backend {probe()}")
-        except Exception as exc:
-            return ("rendering", False, str(exc))
-    tried = []
-    for backend in [os.environ["MUJOCO_GL"]] if os.environ.get("MUJOCO_GL") else ["egl", "osmesa"]:
-        env = dict(os.environ, MUJOCO_GL=backend)
-        run = subprocess.run(
-            [sys.executable, "-c", _RENDER_PROBE],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        if run.returncode == 0:
+    """Which MuJoCo GL backend renders here (each tried in a subprocess)."""
+    from bricobot.cameras.rendering import HEADLESS_BACKENDS, backend_works, no_backend_message
+
+    forced = os.environ.get("MUJOCO_GL", "").strip().lower()
+    for backend in [forced] if forced else list(HEADLESS_BACKENDS):
+        if backend_works(backend):
             return ("rendering", True, f"MUJOCO_GL={backend} works")
-        tried.append(backend)
-    return (
-        "rendering",
-        False,
-        f"no headless MuJoCo rendering (tried MUJOCO_GL={', '.join(tried)}); install Mesa EGL "
-        f"(`sudo apt-get install libegl1`) or OSMesa (`sudo apt-get install libosmesa6`) and set MUJOCO_GL",
-    )
+    return ("rendering", False, no_backend_message(forced or "egl", "no backend rendered"))
 
 
 def check_video() -> tuple[str, bool, str]:

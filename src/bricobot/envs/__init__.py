@@ -4,7 +4,7 @@ Importing this package picks a headless OpenGL backend (``MUJOCO_GL``) before Mu
 registers the gymnasium ids (``bricobot/SO101PickCube-v0``).
 """
 
-from bricobot.envs.rendering import import_mujoco
+from bricobot.cameras.rendering import import_mujoco
 
 # MuJoCo binds its GL backend at import; a forced backend that cannot load fails here, explained.
 import_mujoco()

@@ -17,7 +17,7 @@ from typing import Any
 import mujoco
 import numpy as np
 
-from bricobot.envs.rendering import make_renderer
+from bricobot.cameras.rendering import make_renderer
 from bricobot.motors.spec import RobotMotorsSpec, load_motors_spec
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from bricobot.datasets.schema import features_from_robot
 from bricobot.datasets.writer import DatasetWriter
-from bricobot.registry import load_object, make
+from bricobot.registry import load_object, lookup, make
 from bricobot.robots.base import Robot
 from bricobot.robots.registry import ROBOTS
 from bricobot.runtime.events import EpisodeEvents
@@ -64,9 +64,11 @@ def make_robot(config: Any) -> Robot:
 
 
 def make_teleop(config: Any, robot: Robot | None = None) -> Teleoperator:
-    """Build a teleoperator; sim experts get the robot they drive (they read its privileged state)."""
-    entry_cls = TELEOPERATORS[config.type].impl_class() if config.type in TELEOPERATORS else None
-    if robot is not None and entry_cls is not None and getattr(entry_cls, "needs_robot", False):
+    """Build a teleoperator. One whose class sets ``needs_robot = True`` (a scripted sim expert,
+    which reads the privileged state of the scene it drives) is given ``robot=robot``.
+    """
+    entry_cls = lookup(TELEOPERATORS, "teleoperator", config.type).impl_class()
+    if robot is not None and getattr(entry_cls, "needs_robot", False):
         teleop: Teleoperator = make(TELEOPERATORS, "teleoperator", config, robot=robot)
     else:
         teleop = make(TELEOPERATORS, "teleoperator", config)

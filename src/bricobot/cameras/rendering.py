@@ -1,4 +1,4 @@
-"""Headless MuJoCo rendering that just works.
+"""Headless MuJoCo rendering that just works, for the sim cameras and the sim envs.
 
 MuJoCo reads ``MUJOCO_GL`` once, when ``mujoco`` is first imported, so the backend is chosen here,
 before that import: with ``MUJOCO_GL`` unset and no display, EGL is probed in a short subprocess,
