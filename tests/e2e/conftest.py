@@ -86,9 +86,15 @@ def image_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def camera_config(folder: Path, fps: float = 30.0, loop: bool = True) -> ReplayCameraConfig:
+def camera_config(
+    folder: Path, fps: float = 30.0, loop: bool = True, max_age_periods: float = 30.0
+) -> ReplayCameraConfig:
+    """A replay camera; a frame may be a second old before it counts as stale, so a loaded CI
+    machine does not fail the flows that are not about cameras."""
     h, w = CAMERA_HW
-    return ReplayCameraConfig(path=str(folder), fps=fps, width=w, height=h, loop=loop)
+    return ReplayCameraConfig(
+        path=str(folder), fps=fps, width=w, height=h, loop=loop, max_age_periods=max_age_periods
+    )
 
 
 def _timeouts(arm: Arm) -> dict[str, Any]:

@@ -32,7 +32,7 @@ def _robot_args(arm: Arm, images: Path | None = None) -> list[str]:
     if images is not None:
         h, w = CAMERA_HW
         args.append(
-            f"+robot.cameras={{front: {{type: replay, path: '{images}', width: {w}, height: {h}, fps: 30}}}}"
+            f"+robot.cameras={{front: {{type: replay, path: '{images}', width: {w}, height: {h}, fps: 30, max_age_periods: 30}}}}"
         )
     return args
 

@@ -115,7 +115,7 @@ def test_sigterm_stops_the_record_command_with_torque_as_configured(
 ) -> None:
     root = tmp_path / "ds"
     h, w = CAMERA_HW
-    cams = f"{{front: {{type: replay, path: '{image_folder}', width: {w}, height: {h}, fps: 30}}}}"
+    cams = f"{{front: {{type: replay, path: '{image_folder}', width: {w}, height: {h}, fps: 30, max_age_periods: 30}}}}"
     proc = subprocess.Popen(
         [
             sys.executable,

@@ -38,7 +38,7 @@ def virtual_arm(family: str) -> Iterator[VirtualBus]:
 
 @pytest.fixture
 def arm(family: str, virtual_arm: VirtualBus) -> Iterator[MotorBus]:
-    bus = make_bus(family, virtual_arm.port, timeout_s=0.01)
+    bus = make_bus(family, virtual_arm.port, timeout_s=0.05)  # generous: CI cores are shared
     bus.connect()
     yield bus
     bus.close()

@@ -85,7 +85,7 @@ def test_health_names_overload(arm: MotorBus, virtual_arm: VirtualBus) -> None:
 def test_reads_survive_lost_and_corrupted_replies(family: str) -> None:
     faults = Faults(drop_rate=0.01, corrupt_rate=0.01, seed=1)  # 2 % of status packets bad
     with VirtualBus(make_servos(family), faults=faults) as vbus:
-        bus = make_bus(family, vbus.port, timeout_s=0.02)  # default retries
+        bus = make_bus(family, vbus.port, timeout_s=0.05)  # default retries
         bus.connect()
         for _ in range(1000):
             assert len(bus.sync_read("Present_Position")) == 6
