@@ -23,7 +23,9 @@ MODEL = {"feetech": "sts3215", "dynamixel": "xl330-m288"}
 BUS = {"feetech": FeetechBus, "dynamixel": DynamixelBus}
 
 
-def soak(family: str, reads: int, loss: float, timeout_s: float | None, retries: int) -> dict[str, object]:
+def soak(
+    family: str, reads: int, loss: float, timeout_s: float | None, retries: int
+) -> dict[str, object]:
     servos = [VirtualServo(MODEL[family], i + 1, baudrate=1_000_000) for i in range(6)]
     faults = Faults(drop_rate=loss / 2, corrupt_rate=loss / 2, seed=1234)
     motors = [Motor(n, i + 1, MODEL[family]) for i, n in enumerate(JOINTS)]

@@ -58,7 +58,7 @@ PRESETS = [
 @pytest.mark.parametrize(("group", "preset"), PRESETS)
 def test_every_preset_composes_into_its_registered_config(group: str, preset: str) -> None:
     cfg = compose_config(f"{group}/{preset}", None, [])
-    node = cfg[group] if group in cfg else cfg
+    node = cfg.get(group, cfg)
     entry = lookup(GROUPS[group], group, str(node.type))
     typed = OmegaConf.to_object(node)
     assert isinstance(typed, entry.config_class())

@@ -38,9 +38,7 @@ def config_dir() -> Path:
     return Path(str(resources.files("bricobot.hydra_configs")))
 
 
-def compose_config(
-    config_name: str, schema: type | None, overrides: Sequence[str]
-) -> DictConfig:
+def compose_config(config_name: str, schema: type | None, overrides: Sequence[str]) -> DictConfig:
     """Compose ``<config_name>.yaml`` over ``schema`` with Hydra overrides, checking every key."""
     register_schemas()
     if schema is not None:
@@ -148,7 +146,7 @@ def _check_key(cfg: DictConfig, dotted: str) -> None:
     parts = dotted.split(".")
     for depth, part in enumerate(parts):
         # keys() also lists mandatory (???) values, which `in` does not.
-        keys = [str(k) for k in node.keys()] if isinstance(node, DictConfig) else []
+        keys = [str(k) for k in node.keys()] if isinstance(node, DictConfig) else []  # noqa: SIM118
         if part not in keys:
             where = ".".join(parts[:depth]) or "the top level"
             valid = ", ".join(sorted(keys)) or "(none)"

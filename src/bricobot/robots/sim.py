@@ -45,7 +45,9 @@ class SimRobot(Robot):
         super().__init__()
         self.config = config
         entry = lookup(ENVS, "env task", config.task)
-        task_config: Any = from_dict(entry.config_class(), {"type": config.task, **config.task_config})
+        task_config: Any = from_dict(
+            entry.config_class(), {"type": config.task, **config.task_config}
+        )
         self.task: Task = entry.impl_class()(task_config)
         self._connected = False
         self._episode = 0
