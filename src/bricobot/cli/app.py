@@ -122,8 +122,14 @@ def help_text(
         lines += ["  " + line for line in OmegaConf.to_yaml(cfg).splitlines()]
     except CommandLineError as exc:
         lines += [f"(config does not compose: {exc})"]
-    field_names = {f.name for f in dataclasses.fields(schema)}
-    groups = [g for g in GROUPS if g in field_names]
+    # A group applies when its field is filled by a preset (``Any = MISSING`` or a nested config),
+    # not when a field of the same name holds a plain value (e.g. calibrate's ``robot: so101``).
+    preset_fields = {
+        f.name
+        for f in dataclasses.fields(schema)
+        if f.default == "???" or f.default_factory is not dataclasses.MISSING
+    }
+    groups = [g for g in GROUPS if g in preset_fields]
     if groups:
         lines += ["", "Presets (choose with group=name):"]
         for group in groups:
