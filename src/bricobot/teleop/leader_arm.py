@@ -16,8 +16,8 @@ from pathlib import Path
 
 from bricobot.errors import DeviceAlreadyConnectedError, DeviceNotConnectedError
 from bricobot.motors.bus import MotorBus
-from bricobot.motors.calibration import CalibrationError, MotorCalibration, load_calibration
-from bricobot.motors.spec import RobotMotorsSpec, load_motors_spec, make_bus
+from bricobot.motors.calibration import MotorCalibration
+from bricobot.motors.spec import RobotMotorsSpec, load_motors_spec, open_calibrated_bus
 from bricobot.robots.base import FeatureSpec
 from bricobot.robots.follower import default_calibration_path
 from bricobot.teleop.base import Teleoperator
@@ -92,26 +92,15 @@ class ServoLeader(Teleoperator):
     def connect(self) -> None:
         if self.bus is not None:
             raise DeviceAlreadyConnectedError(f"{self.describe()} is already connected")
-        if not self.config.port:
-            raise ValueError(
-                f"{self.robot_type}: set teleop.port to the leader's serial port "
-                "(`bricobot find-port`), or to the port printed by `bricobot virtual-arm`"
-            )
-        self.calibration = load_calibration(self.calibration_file)
-        missing = [n for n in self.motor_names if n not in self.calibration]
-        if missing:
-            raise CalibrationError(
-                f"{self.calibration_file} has no calibration for {missing}; recalibrate the leader "
-                "with `bricobot calibrate`"
-            )
-        bus = make_bus(
+        bus, self.calibration = open_calibrated_bus(
             self.spec,
             self.config.port,
+            self.calibration_file,
+            name=f"{self.robot_type} {self.config.name!r}",
+            port_setting="teleop.port",
             timeout_s=self.config.reply_timeout_s,
             retries=self.config.read_retries,
-            name=f"{self.robot_type} {self.config.name!r}",
         )
-        bus.connect()
         try:
             bus.disable_torque()
             bus.calibration = {n: self.calibration[n] for n in self.motor_names}
