@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import dynamixel_sdk as dxl
 import scservo_sdk as scs
 
@@ -12,13 +14,20 @@ from bricobot.emulation import VirtualBus, VirtualServo
 TRIES = 5
 
 
-def until_ok(call, success_code):  # type: ignore[no-untyped-def]
-    """Call an SDK transaction until its result code says success (at most TRIES times)."""
+def until_ok(call, success_code, port=None):  # type: ignore[no-untyped-def]
+    """Call an SDK transaction until its result code says success (at most TRIES times).
+
+    Between tries, a late reply to the timed-out request is drained so that the next request
+    does not read it as its own answer.
+    """
     for _ in range(TRIES):
         result = call()
         code = result if isinstance(result, int) else result[-2] if len(result) == 3 else result[0]
         if code == success_code:
             break
+        if port is not None:
+            time.sleep(0.1)
+            port.ser.reset_input_buffer()
     return result
 
 
@@ -28,17 +37,17 @@ def test_feetech_sdk_against_emulator() -> None:
         port = scs.PortHandler(vbus.port)
         assert port.openPort()
         ph = scs.PacketHandler(0)
-        model, result, error = until_ok(lambda: ph.ping(port, 3), scs.COMM_SUCCESS)
+        model, result, error = until_ok(lambda: ph.ping(port, 3), scs.COMM_SUCCESS, port)
         assert (model, result, error) == (777, scs.COMM_SUCCESS, 0)
-        assert until_ok(lambda: ph.read2ByteTxRx(port, 2, 56), scs.COMM_SUCCESS)[:2] == (
+        assert until_ok(lambda: ph.read2ByteTxRx(port, 2, 56), scs.COMM_SUCCESS, port)[:2] == (
             2048,
             scs.COMM_SUCCESS,
         )
-        assert until_ok(lambda: ph.write1ByteTxRx(port, 2, 40, 1), scs.COMM_SUCCESS) == (
+        assert until_ok(lambda: ph.write1ByteTxRx(port, 2, 40, 1), scs.COMM_SUCCESS, port) == (
             scs.COMM_SUCCESS,
             0,
         )  # torque on
-        assert until_ok(lambda: ph.write2ByteTxRx(port, 2, 42, 1500), scs.COMM_SUCCESS) == (
+        assert until_ok(lambda: ph.write2ByteTxRx(port, 2, 42, 1500), scs.COMM_SUCCESS, port) == (
             scs.COMM_SUCCESS,
             0,
         )
@@ -55,7 +64,7 @@ def test_feetech_sdk_against_emulator() -> None:
         reader = scs.GroupSyncRead(port, ph, 56, 2)
         for i in range(1, 7):
             reader.addParam(i)
-        assert until_ok(reader.txRxPacket, scs.COMM_SUCCESS) == scs.COMM_SUCCESS
+        assert until_ok(reader.txRxPacket, scs.COMM_SUCCESS, port) == scs.COMM_SUCCESS
         assert [reader.getData(i, 56, 2) for i in range(1, 7)] == [1000 + i for i in range(1, 7)]
         assert [vbus.servo(i).goal_position for i in range(1, 7)] == [1000 + i for i in range(1, 7)]
         port.closePort()
@@ -67,23 +76,27 @@ def test_dynamixel_sdk_against_emulator() -> None:
         port = dxl.PortHandler(vbus.port)
         assert port.openPort() and port.setBaudRate(57_600)
         ph = dxl.PacketHandler(2.0)
-        assert until_ok(lambda: ph.ping(port, 4), dxl.COMM_SUCCESS) == (1200, dxl.COMM_SUCCESS, 0)
-        assert until_ok(lambda: ph.read4ByteTxRx(port, 1, 132), dxl.COMM_SUCCESS) == (
+        assert until_ok(lambda: ph.ping(port, 4), dxl.COMM_SUCCESS, port) == (
+            1200,
+            dxl.COMM_SUCCESS,
+            0,
+        )
+        assert until_ok(lambda: ph.read4ByteTxRx(port, 1, 132), dxl.COMM_SUCCESS, port) == (
             2048,
             dxl.COMM_SUCCESS,
             0,
         )
-        assert until_ok(lambda: ph.write4ByteTxRx(port, 1, 20, 100), dxl.COMM_SUCCESS) == (
+        assert until_ok(lambda: ph.write4ByteTxRx(port, 1, 20, 100), dxl.COMM_SUCCESS, port) == (
             dxl.COMM_SUCCESS,
             0,
         )  # homing offset
-        assert until_ok(lambda: ph.read4ByteTxRx(port, 1, 132), dxl.COMM_SUCCESS)[0] == 2148
-        assert until_ok(lambda: ph.write1ByteTxRx(port, 1, 64, 1), dxl.COMM_SUCCESS) == (
+        assert until_ok(lambda: ph.read4ByteTxRx(port, 1, 132), dxl.COMM_SUCCESS, port)[0] == 2148
+        assert until_ok(lambda: ph.write1ByteTxRx(port, 1, 64, 1), dxl.COMM_SUCCESS, port) == (
             dxl.COMM_SUCCESS,
             0,
         )  # torque on
         # EEPROM with torque on: the servo answers an access error, like the real one.
-        assert until_ok(lambda: ph.write4ByteTxRx(port, 1, 20, 0), dxl.COMM_SUCCESS) == (
+        assert until_ok(lambda: ph.write4ByteTxRx(port, 1, 20, 0), dxl.COMM_SUCCESS, port) == (
             dxl.COMM_SUCCESS,
             7,
         )
@@ -100,6 +113,6 @@ def test_dynamixel_sdk_against_emulator() -> None:
             reader.addParam(i)
         for i in range(2, 7):
             vbus.servo(i).set_present(1000 + i)
-        assert until_ok(reader.txRxPacket, dxl.COMM_SUCCESS) == dxl.COMM_SUCCESS
+        assert until_ok(reader.txRxPacket, dxl.COMM_SUCCESS, port) == dxl.COMM_SUCCESS
         assert [reader.getData(i, 132, 4) for i in range(2, 7)] == [1000 + i for i in range(2, 7)]
         port.closePort()
