@@ -74,7 +74,7 @@ def test_without_loop_reads_fail_once_the_last_frame_is_too_old(tmp_path: Path) 
     config = ReplayCameraConfig(path=str(path), loop=False, fps=100, max_age_periods=10)
     with ReplayCamera(config) as camera:
         frames, error = read_until_end(camera)
-        assert 1 <= len(frames) <= 3
+        assert len(frames) in (1, 2, 3)
         assert "end of the recording" in error
         time.sleep(0.15)  # > 10 periods of 10 ms
         with pytest.raises(CameraError, match="ms old"):

@@ -132,7 +132,8 @@ DYNAMIXEL_BAUD_CODES = {
     6: 4_000_000,
 }
 
-STS_REGISTERS = _table(
+#: EEPROM registers at the same addresses on STS and SCS servos.
+_FEETECH_EEPROM_COMMON = (
     ("Firmware_Major_Version", 0, 1, _ER),
     ("Firmware_Minor_Version", 1, 1, _ER),
     ("Model_Number", 3, 2, _ER),
@@ -155,6 +156,20 @@ STS_REGISTERS = _table(
     ("Minimum_Startup_Force", 24, 2, _E),
     ("CW_Dead_Zone", 26, 1, _E),
     ("CCW_Dead_Zone", 27, 1, _E),
+)
+#: Read-only feedback registers at the same addresses on STS and SCS servos.
+_FEETECH_PRESENT = (
+    ("Present_Position", 56, 2, {"read_only": True, "sign_bit": 15}),
+    ("Present_Velocity", 58, 2, {"read_only": True, "sign_bit": 15}),
+    ("Present_Load", 60, 2, {"read_only": True, "sign_bit": 10}),
+    ("Present_Voltage", 62, 1, _R),
+    ("Present_Temperature", 63, 1, _R),
+    ("Status", 65, 1, _R),
+    ("Moving", 66, 1, _R),
+)
+
+STS_REGISTERS = _table(
+    *_FEETECH_EEPROM_COMMON,
     ("Protection_Current", 28, 2, _E),
     ("Angular_Resolution", 30, 1, _E),
     ("Homing_Offset", 31, 2, {"eeprom": True, "sign_bit": 11}),
@@ -169,40 +184,13 @@ STS_REGISTERS = _table(
     ("Goal_Velocity", 46, 2, {"sign_bit": 15}),
     ("Torque_Limit", 48, 2),
     ("Lock", 55, 1),
-    ("Present_Position", 56, 2, {"read_only": True, "sign_bit": 15}),
-    ("Present_Velocity", 58, 2, {"read_only": True, "sign_bit": 15}),
-    ("Present_Load", 60, 2, {"read_only": True, "sign_bit": 10}),
-    ("Present_Voltage", 62, 1, _R),
-    ("Present_Temperature", 63, 1, _R),
-    ("Status", 65, 1, _R),
-    ("Moving", 66, 1, _R),
+    *_FEETECH_PRESENT,
     ("Present_Current", 69, 2, _R),
     ("Maximum_Acceleration", 85, 1),
 )
 
 SCS_REGISTERS = _table(
-    ("Firmware_Major_Version", 0, 1, _ER),
-    ("Firmware_Minor_Version", 1, 1, _ER),
-    ("Model_Number", 3, 2, _ER),
-    ("ID", 5, 1, _E),
-    ("Baud_Rate", 6, 1, _E),
-    ("Return_Delay_Time", 7, 1, _E),
-    ("Response_Status_Level", 8, 1, _E),
-    ("Min_Position_Limit", 9, 2, _E),
-    ("Max_Position_Limit", 11, 2, _E),
-    ("Max_Temperature_Limit", 13, 1, _E),
-    ("Max_Voltage_Limit", 14, 1, _E),
-    ("Min_Voltage_Limit", 15, 1, _E),
-    ("Max_Torque_Limit", 16, 2, _E),
-    ("Phase", 18, 1, _E),
-    ("Unloading_Condition", 19, 1, _E),
-    ("LED_Alarm_Condition", 20, 1, _E),
-    ("P_Coefficient", 21, 1, _E),
-    ("D_Coefficient", 22, 1, _E),
-    ("I_Coefficient", 23, 1, _E),
-    ("Minimum_Startup_Force", 24, 2, _E),
-    ("CW_Dead_Zone", 26, 1, _E),
-    ("CCW_Dead_Zone", 27, 1, _E),
+    *_FEETECH_EEPROM_COMMON,
     ("Protective_Torque", 37, 1, _E),
     ("Protection_Time", 38, 1, _E),
     ("Torque_Enable", 40, 1),
@@ -211,13 +199,7 @@ SCS_REGISTERS = _table(
     ("Goal_Time", 44, 2),
     ("Goal_Velocity", 46, 2, {"sign_bit": 15}),
     ("Lock", 48, 1),
-    ("Present_Position", 56, 2, {"read_only": True, "sign_bit": 15}),
-    ("Present_Velocity", 58, 2, {"read_only": True, "sign_bit": 15}),
-    ("Present_Load", 60, 2, {"read_only": True, "sign_bit": 10}),
-    ("Present_Voltage", 62, 1, _R),
-    ("Present_Temperature", 63, 1, _R),
-    ("Status", 65, 1, _R),
-    ("Moving", 66, 1, _R),
+    *_FEETECH_PRESENT,
 )
 
 X_SERIES_REGISTERS = _table(
