@@ -13,7 +13,6 @@ from bricobot.training.pipeline import DemoConfig, run_demo
 
 TINY = dict(
     chunk_size=4,
-    n_action_steps=2,
     dim_model=32,
     n_heads=2,
     dim_feedforward=64,
