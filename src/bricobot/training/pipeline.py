@@ -93,7 +93,7 @@ class DemoConfig:
 
 
 #: Training steps used by the demo for each preset when DemoConfig.steps is None.
-DEMO_STEPS = {"act_cpu": 3000, "act": 20_000, "diffusion_cpu": 4000, "diffusion": 50_000}
+DEMO_STEPS = {"act_cpu": 4000, "act": 20_000, "diffusion_cpu": 4000, "diffusion": 50_000}
 
 
 @dataclass
