@@ -40,7 +40,7 @@ import termios
 import threading
 import time
 import tty
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -279,6 +279,27 @@ class VirtualBus:
         if self.return_delay:
             time.sleep(servo._value("Return_Delay_Time") * 2e-6)
 
+    def _sync_read_replies(
+        self,
+        live: list[VirtualServo],
+        ids: bytes | list[int],
+        address: int,
+        size: int,
+        status: Callable[[int, int, bytes], bytes],
+    ) -> list[bytes]:
+        """One status packet per asked id that is present, in the order asked (both protocols)."""
+        out = []
+        for servo_id in ids:
+            group = [s for s in live if s.id == servo_id]
+            if group:
+                self._delay(group[0])
+                out.append(
+                    self._collide(
+                        [status(s.id, s.status_error(), s.read(address, size)) for s in group]
+                    )
+                )
+        return out
+
     @staticmethod
     def _collide(replies: list[bytes]) -> bytes:
         """Servos sharing an id answer at once; they never start on the same bit, so the wire
@@ -300,20 +321,7 @@ class VirtualBus:
             if len(params) < 2:
                 return []
             address, size = params[0], params[1]
-            out = []
-            for servo_id in params[2:]:
-                group = [s for s in live if s.id == servo_id]
-                if group:
-                    self._delay(group[0])
-                    out.append(
-                        self._collide(
-                            [
-                                fp.status(s.id, s.status_error(), s.read(address, size))
-                                for s in group
-                            ]
-                        )
-                    )
-            return out
+            return self._sync_read_replies(live, params[2:], address, size, fp.status)
         if code == fp.SYNC_WRITE:
             if len(params) < 2:
                 return []
@@ -368,20 +376,7 @@ class VirtualBus:
                 return []
             address = params[0] | params[1] << 8
             size = params[2] | params[3] << 8
-            out = []
-            for servo_id in params[4:]:
-                group = [s for s in live if s.id == servo_id]
-                if group:
-                    self._delay(group[0])
-                    out.append(
-                        self._collide(
-                            [
-                                dp.status(s.id, s.status_error(), s.read(address, size))
-                                for s in group
-                            ]
-                        )
-                    )
-            return out
+            return self._sync_read_replies(live, params[4:], address, size, dp.status)
         if instr == dp.SYNC_WRITE:
             if len(params) < 4:
                 return []

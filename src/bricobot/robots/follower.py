@@ -56,6 +56,13 @@ def default_calibration_path(robot_type: str, name: str = "") -> Path:
     return Path("calibration") / f"{stem}.json"
 
 
+def calibration_file_for(robot_type: str, name: str, calibration_path: str) -> Path:
+    """The configured calibration file, or the default one `bricobot calibrate` writes."""
+    if calibration_path:
+        return Path(calibration_path).expanduser()
+    return default_calibration_path(robot_type, name)
+
+
 @dataclass
 class FollowerConfig:
     """Settings every follower arm has; subclasses set ``type`` and the robot-specific defaults."""
@@ -147,9 +154,7 @@ class ServoFollower(Robot):
 
     @property
     def calibration_file(self) -> Path:
-        if self.config.calibration_path:
-            return Path(self.config.calibration_path).expanduser()
-        return default_calibration_path(self.robot_type, self.config.name)
+        return calibration_file_for(self.robot_type, self.config.name, self.config.calibration_path)
 
     def describe(self) -> str:
         return f"{self.robot_type} {self.config.name!r} on {self.config.port or '(no port)'}"

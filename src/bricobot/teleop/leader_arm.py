@@ -19,7 +19,7 @@ from bricobot.motors.bus import MotorBus
 from bricobot.motors.calibration import MotorCalibration
 from bricobot.motors.spec import RobotMotorsSpec, load_motors_spec, open_calibrated_bus
 from bricobot.robots.base import FeatureSpec
-from bricobot.robots.follower import default_calibration_path
+from bricobot.robots.follower import calibration_file_for
 from bricobot.teleop.base import Teleoperator
 
 CURRENT_BASED_POSITION = 5
@@ -82,9 +82,7 @@ class ServoLeader(Teleoperator):
 
     @property
     def calibration_file(self) -> Path:
-        if self.config.calibration_path:
-            return Path(self.config.calibration_path).expanduser()
-        return default_calibration_path(self.robot_type, self.config.name)
+        return calibration_file_for(self.robot_type, self.config.name, self.config.calibration_path)
 
     def describe(self) -> str:
         return f"{self.robot_type} {self.config.name!r} on {self.config.port or '(no port)'}"
