@@ -5,22 +5,23 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
-from tests.fakes.policy_dataset import write_dataset
+from tests.fakes.policy_dataset import training_data, write_dataset
 
 from bricobot.cli.train import main
 from bricobot.policies.checkpoint import load_policy
-from bricobot.training.dataset_source import load_episode_data
+from bricobot.policies.presets import load_preset
 
 
-def test_dataset_loads_into_memory_with_its_features(tmp_path: Path) -> None:
+def test_training_data_takes_its_features_from_the_dataset(tmp_path: Path) -> None:
     root = write_dataset(tmp_path / "ds", episodes=2, length=10)
-    data = load_episode_data(root, progress=False)
-    assert data.num_episodes == 2 and data.num_frames == 20
-    assert data.features["observation.images.front"].shape == [32, 32, 3]
-    assert data.features["action"].names[0] == "shoulder_pan.pos"
-    assert data.arrays["observation.images.front"].dtype == np.uint8
+    data = training_data(root, load_preset("act_cpu"), val_fraction=0.0)
+    assert len(data.train) == 20 and data.val is None
+    assert data.config.input_features["observation.images.front"].shape == [32, 32, 3]
+    assert data.config.output_features["action"].names[0] == "shoulder_pan.pos"
+    item = data.train[0]
+    assert item["observation.images.front"].dtype == torch.uint8  # floats are made on the device
+    assert tuple(item["observation.images.front"].shape) == (3, 96, 128)  # the preset's image_size
 
 
 def test_train_command_writes_a_loadable_checkpoint(tmp_path: Path) -> None:

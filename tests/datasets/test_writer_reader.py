@@ -76,15 +76,20 @@ def test_delta_timestamps_off_the_frame_grid_are_rejected(video_root) -> None:
 
 def test_frame_cache_matches_video_decoding(video_root, tmp_path) -> None:
     plain = BricobotDataset(video_root)
-    cached = BricobotDataset(video_root, frame_cache=tmp_path / "cache")
+    cached = BricobotDataset(video_root, frame_cache=True, frame_cache_dir=tmp_path / "cache")
     for idx in (0, 5, 11, 12, 20):
         a, b = plain[idx], cached[idx]
         for key in ("observation.images.front", "observation.images.wrist"):
             assert torch.equal(a[key], b[key])
-    resized = BricobotDataset(video_root, frame_cache=tmp_path / "small", frame_cache_size=(24, 32))
+    small = dict(image_size=(24, 32), uint8_images=True)
+    resized = BricobotDataset(video_root, frame_cache=True, frame_cache_dir=tmp_path, **small)
+    from_video = BricobotDataset(video_root, **small)  # resized in the reader: the same pixels
     assert resized[3]["observation.images.front"].shape == (3, 24, 32)
-    u8 = BricobotDataset(video_root, frame_cache=tmp_path / "cache", uint8_images=True)
-    assert u8[3]["observation.images.front"].dtype == torch.uint8
+    assert resized[3]["observation.images.front"].dtype == torch.uint8
+    assert torch.equal(
+        resized[3]["observation.images.front"], from_video[3]["observation.images.front"]
+    )
+    assert not any((video_root / "meta").parent.glob(".cache"))  # nothing written into the dataset
 
 
 def test_image_transforms_are_applied(video_root) -> None:

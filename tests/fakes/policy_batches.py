@@ -118,26 +118,3 @@ def tiny_diffusion_config(**overrides: Any) -> Any:
     )
     kwargs.update(overrides)
     return DiffusionConfig(**kwargs)
-
-
-def random_episodes(
-    n_episodes: int = 6, length: int = 30, image_hw: tuple[int, int] = (32, 32), seed: int = 0
-) -> Any:
-    """An in-memory EpisodeData with smooth random state/action trajectories and noise images."""
-    from bricobot.training.data import EpisodeData
-
-    inputs, outputs = make_features(image_hw=image_hw)
-    rng = np.random.default_rng(seed)
-    episodes = []
-    for _ in range(n_episodes):
-        walk = np.cumsum(rng.normal(size=(length + 1, 6)), axis=0).astype(np.float32)
-        episodes.append(
-            {
-                "observation.state": walk[:-1],
-                "action": walk[1:],
-                "observation.images.front": rng.integers(
-                    0, 255, (length, *image_hw, 3), dtype=np.uint8
-                ),
-            }
-        )
-    return EpisodeData.from_episodes(episodes, {**inputs, **outputs}, fps=30)

@@ -12,7 +12,8 @@ from safetensors.torch import save_file
 
 from bricobot.training.config import TrainerConfig
 from bricobot.training.trainer import train
-from tests.fakes.policy_batches import random_episodes, tiny_act_config
+from tests.fakes.policy_batches import tiny_act_config
+from tests.fakes.policy_dataset import training_data
 
 
 def ddp_config() -> tuple[object, TrainerConfig]:
@@ -25,7 +26,7 @@ def ddp_config() -> tuple[object, TrainerConfig]:
     return policy, trainer
 
 
-def run_worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
+def run_worker(rank: int, world_size: int, port: int, out_dir: str, dataset: str) -> None:
     os.environ.update(
         RANK=str(rank),
         LOCAL_RANK=str(rank),
@@ -34,7 +35,8 @@ def run_worker(rank: int, world_size: int, port: int, out_dir: str) -> None:
         MASTER_PORT=str(port),
     )
     policy_cfg, trainer_cfg = ddp_config()
-    result = train(policy_cfg, random_episodes(), trainer_cfg, Path(out_dir) / f"rank{rank}")  # type: ignore[arg-type]
+    data = training_data(Path(dataset), policy_cfg)
+    result = train(data, trainer_cfg, Path(out_dir) / f"rank{rank}")  # type: ignore[arg-type]
     out = Path(out_dir)
     (out / f"losses_{rank}.json").write_text(json.dumps(result.losses))
     if rank == 0:

@@ -1,8 +1,11 @@
-"""The trainer: exact resume, NaN stops, validation split by episode, checkpoints, DDP equivalence."""
+"""The trainer: exact resume, NaN stops, validation split by episode, checkpoints, DDP equivalence,
+stats from the dataset, bounded decoding, and a resumable checkpoint on Ctrl-C."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 from pathlib import Path
 
@@ -11,13 +14,22 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 from safetensors.torch import load_file
-from tests.fakes.policy_batches import random_episodes, tiny_act_config, tiny_diffusion_config
+from tests.fakes.policy_batches import tiny_act_config, tiny_diffusion_config
+from tests.fakes.policy_dataset import training_data, write_dataset
 from tests.fakes.policy_ddp import ddp_config, run_worker
 
+from bricobot.datasets.metadata import DatasetMeta
+from bricobot.datasets.video import VideoDecoder
 from bricobot.policies.checkpoint import load_policy
 from bricobot.training.config import TrainerConfig
-from bricobot.training.data import GlobalBatchSampler
-from bricobot.training.trainer import NonFiniteLossError, lr_lambda, train
+from bricobot.training.data import EpochBatchSampler, split_episodes
+from bricobot.training.trainer import (
+    NonFiniteLossError,
+    TrainingInterrupted,
+    default_cpu_threads,
+    lr_lambda,
+    train,
+)
 
 
 def quick(**kw: object) -> TrainerConfig:
@@ -28,13 +40,20 @@ def quick(**kw: object) -> TrainerConfig:
     return TrainerConfig(**base)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("make_cfg", [tiny_act_config, tiny_diffusion_config])
-def test_resume_continues_the_exact_loss_curve(make_cfg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    data = random_episodes()
-    cfg = make_cfg(ema_decay=0.9, warmup_steps=2, cosine_decay=True)
-    full = train(cfg, data, quick(), tmp_path / "full")
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_dataset(tmp_path_factory.mktemp("data") / "ds", episodes=6, length=30)
+
+
+@pytest.mark.parametrize(
+    ("make_cfg", "workers"), [(tiny_act_config, 0), (tiny_diffusion_config, 2)]
+)
+def test_resume_continues_the_exact_loss_curve(make_cfg, workers, dataset, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cfg = make_cfg(ema_decay=0.9, warmup_steps=2, cosine_decay=True, random_shift_px=2)
+    data = training_data(dataset, cfg, num_workers=workers)
+    full = train(data, quick(), tmp_path / "full")
     resumed = train(
-        cfg, data, quick(), tmp_path / "resumed", resume_from=tmp_path / "full/checkpoints/000004"
+        data, quick(), tmp_path / "resumed", resume_from=tmp_path / "full/checkpoints/000004"
     )
     assert resumed.losses == full.losses[4:]  # bit-identical, not approximately equal
     a = load_policy(tmp_path / "full/checkpoints/last/pretrained_model").state_dict()
@@ -42,8 +61,8 @@ def test_resume_continues_the_exact_loss_curve(make_cfg, tmp_path: Path) -> None
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_outputs_metrics_plot_and_checkpoints(tmp_path: Path) -> None:
-    result = train(tiny_act_config(), random_episodes(), quick(), tmp_path)
+def test_outputs_metrics_plot_and_checkpoints(dataset, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = train(training_data(dataset, tiny_act_config()), quick(), tmp_path)
     ckpts = tmp_path / "checkpoints"
     assert sorted(p.name for p in ckpts.iterdir()) == ["000004", "000008", "last"]
     assert (ckpts / "last").resolve().name == "000008"
@@ -58,23 +77,100 @@ def test_outputs_metrics_plot_and_checkpoints(tmp_path: Path) -> None:
     assert result.plot_path.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_checkpoint_statistics_are_the_datasets_stats_json(dataset, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = train(training_data(dataset, tiny_act_config()), quick(steps=2), tmp_path)
+    assert result.last_checkpoint is not None
+    state = load_policy(result.last_checkpoint / "pretrained_model").state_dict()
+    stats = DatasetMeta.load(dataset).stats
+    for key, prefix in [
+        ("observation.state", "normalize_inputs.stats.observation_state"),
+        ("observation.images.front", "normalize_inputs.stats.observation_images_front"),
+        ("action", "normalize_targets.stats.action"),
+    ]:
+        for name in ("mean", "std"):
+            expected = torch.as_tensor(np.asarray(stats[key][name]), dtype=torch.float32)
+            torch.testing.assert_close(
+                state[f"{prefix}.{name}"], expected.reshape(state[f"{prefix}.{name}"].shape)
+            )
+
+
 def test_validation_split_is_by_episode_and_seeded() -> None:
-    data = random_episodes(n_episodes=10)
-    train_a, val_a = data.split(0.2, seed=1)
-    _, val_b = data.split(0.2, seed=1)
-    assert val_a is not None and val_b is not None
-    assert val_a.num_episodes == 2 and train_a.num_episodes == 8
-    assert np.array_equal(val_a.arrays["action"], val_b.arrays["action"])
-    train_rows = {r.tobytes() for r in train_a.arrays["action"]}
-    assert not any(r.tobytes() in train_rows for r in val_a.arrays["action"])
+    train_a, val_a = split_episodes(list(range(10)), 0.2, seed=1)
+    train_b, val_b = split_episodes(list(range(10)), 0.2, seed=1)
+    assert (train_a, val_a) == (train_b, val_b)
+    assert len(val_a) == 2 and len(train_a) == 8 and not set(train_a) & set(val_a)
+    assert split_episodes([0, 1], 0.0, seed=1) == ([0, 1], [])
 
 
-def test_nan_loss_stops_with_step_and_batch(tmp_path: Path) -> None:
-    data = random_episodes()
-    stats = data.split(0.1, 1000)[0].stats()
-    data.arrays["action"][:] = np.nan  # every batch is poisoned; the first one must stop training
-    with pytest.raises(NonFiniteLossError, match=r"at step 0 \(epoch 0, batch 0\).*episode, frame"):
-        train(tiny_act_config(), data, quick(), tmp_path, stats=stats)
+def test_training_reads_only_the_held_out_split_for_validation(dataset) -> None:  # type: ignore[no-untyped-def]
+    data = training_data(dataset, tiny_act_config(), val_fraction=0.34)
+    assert data.val is not None
+    assert set(data.train.episodes).isdisjoint(data.val.episodes)
+    assert len(data.train) + len(data.val) == 6 * 30
+
+
+def test_nan_loss_stops_with_step_and_batch(dataset, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data = training_data(dataset, tiny_act_config())
+    data.train._columns["action"][:] = np.nan  # every batch is poisoned; the first one must stop
+    with pytest.raises(NonFiniteLossError, match=r"at step 0 \(epoch 0\).*episode, frame"):
+        train(data, quick(), tmp_path)
+
+
+def test_frames_decoded_before_the_first_step_are_one_batch_not_the_dataset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_dataset(
+        tmp_path / "video", episodes=4, length=60, use_videos=True, cameras=("front", "wrist")
+    )
+    decoded: list[int] = []
+    original = VideoDecoder.frames_at
+
+    def counting(self, path, times_s):  # type: ignore[no-untyped-def]
+        decoded.append(len(times_s))
+        return original(self, path, times_s)
+
+    monkeypatch.setattr(VideoDecoder, "frames_at", counting)
+    cfg = tiny_act_config(
+        input_features={}, output_features={}, cameras=[], batch_size=4, image_size=[16, 16]
+    )
+    data = training_data(root, cfg, val_fraction=0.0)
+    train(data, quick(steps=1, val_every=0, save_every=0), tmp_path / "run")
+    # One batch: 4 samples x 2 cameras x 1 frame; the dataset holds 4 x 60 x 2 = 480 frames.
+    assert sum(decoded) == 4 * 2
+
+
+def test_ctrl_c_saves_a_resumable_checkpoint(dataset, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cfg = tiny_act_config()
+    data = training_data(dataset, cfg)
+    full = train(data, quick(save_every=0, val_every=0), tmp_path / "full")
+
+    def interrupt(policy, step):  # type: ignore[no-untyped-def]
+        os.kill(os.getpid(), signal.SIGINT)
+        return {}
+
+    with pytest.raises(TrainingInterrupted) as stop:
+        train(
+            data,
+            quick(save_every=0, val_every=0, eval_every=3),
+            tmp_path / "cut",
+            eval_fn=interrupt,
+        )
+    assert stop.value.step == 3 and stop.value.checkpoint is not None
+    assert (stop.value.checkpoint / "training_state").is_dir()
+    resumed = train(
+        data,
+        quick(save_every=0, val_every=0),
+        tmp_path / "resumed",
+        resume_from=stop.value.checkpoint,
+    )
+    assert resumed.losses == full.losses[3:]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+def test_cpu_threads_leave_room_for_another_process() -> None:
+    cpus = len(os.sched_getaffinity(0))
+    assert 1 <= default_cpu_threads(data_workers=1) <= max(1, cpus // 2)
+    assert default_cpu_threads(data_workers=cpus) == 1
 
 
 def test_warmup_then_cosine_schedule() -> None:
@@ -85,13 +181,13 @@ def test_warmup_then_cosine_schedule() -> None:
 
 
 def test_batches_split_over_processes_cover_the_global_batch() -> None:
-    single = GlobalBatchSampler(100, 8, seed=2)
-    ranks = [GlobalBatchSampler(100, 8, seed=2, rank=r, world_size=2) for r in range(2)]
-    for _ in range(30):  # crosses epoch boundaries
-        rows, epoch, index = single.next()
-        parts = [s.next() for s in ranks]
-        assert sorted(rows.tolist()) == sorted(np.concatenate([p[0] for p in parts]).tolist())
-        assert all((p[1], p[2]) == (epoch, index) for p in parts)
+    single = EpochBatchSampler(100, 8, seed=2)
+    ranks = [EpochBatchSampler(100, 8, seed=2, rank=r, world_size=2) for r in range(2)]
+    for n in range(30):  # crosses epoch boundaries
+        parts = np.concatenate([s.rows(n) for s in ranks])
+        assert sorted(single.rows(n).tolist()) == sorted(parts.tolist())
+    epoch0 = np.concatenate([single.rows(n) for n in range(single.batches_per_epoch)])
+    assert len(set(epoch0.tolist())) == len(epoch0)  # no frame twice within an epoch
 
 
 def free_port() -> int:
@@ -100,10 +196,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_two_process_ddp_matches_a_single_process(tmp_path: Path) -> None:
-    mp.spawn(run_worker, args=(2, free_port(), str(tmp_path / "ddp")), nprocs=2, join=True)
+def test_two_process_ddp_matches_a_single_process(dataset, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    args = (2, free_port(), str(tmp_path / "ddp"), str(dataset))
+    mp.spawn(run_worker, args=args, nprocs=2, join=True)
     policy_cfg, trainer_cfg = ddp_config()
-    single = train(policy_cfg, random_episodes(), trainer_cfg, tmp_path / "single")  # type: ignore[arg-type]
+    single = train(training_data(dataset, policy_cfg), trainer_cfg, tmp_path / "single")
     ddp_losses = [json.loads((tmp_path / f"ddp/losses_{r}.json").read_text()) for r in range(2)]
     # Each process's loss is over its half of the batch; their mean is the global batch's loss.
     mean_losses = np.mean(ddp_losses, axis=0)

@@ -280,7 +280,13 @@ class _Episode:
             in_file = len(pngs)
         if in_file != self.frames:
             return {"error": f"{self.frames} frames encoded but {in_file} in {self.path}"}
-        return {"frames": in_file, "path": str(self.path), "hist": self.stats.hist.tolist()}
+        return {
+            "frames": in_file,
+            "path": str(self.path),
+            "hist": self.stats.hist.tolist(),
+            "min": self.stats.lo.tolist(),
+            "max": self.stats.hi.tolist(),
+        }
 
     def abort(self) -> None:
         import shutil

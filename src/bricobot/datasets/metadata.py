@@ -226,6 +226,15 @@ class DatasetMeta:
         return cls(root, info, tasks, episodes, stats)
 
 
+def column_array(column: pa.ChunkedArray, dtype: Any = np.float64) -> np.ndarray:
+    """A parquet column of scalars or fixed-size lists → (N, d) array of ``dtype``."""
+    arr = column.combine_chunks()
+    if pa.types.is_fixed_size_list(arr.type) or pa.types.is_list(arr.type):
+        values = arr.flatten().to_numpy(zero_copy_only=False)
+        return values.reshape(len(arr), -1).astype(dtype, copy=False)
+    return arr.to_numpy(zero_copy_only=False).reshape(-1, 1).astype(dtype, copy=False)
+
+
 def read_jsonl(path: Path, root: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise DatasetError(f"{path} is missing: the v2.1 dataset at {root} is incomplete")

@@ -3,7 +3,8 @@
 Usage::
 
     ds = BricobotDataset(root, delta_timestamps={"action": [i / 30 for i in range(100)]},
-                         frame_cache=True)          # optional: decode video once into a memmap
+                         image_size=(96, 128),      # optional: frames resized (aspect kept)
+                         frame_cache=True)          # optional: decode video once, on disk
     ds.meta.stats["action"]["mean"]                 # normalization statistics
     loader = torch.utils.data.DataLoader(ds, batch_size=8, shuffle=True, num_workers=2)
 
@@ -14,7 +15,10 @@ and a bool ``<key>_is_pad`` (T,) marks offsets outside the episode, whose values
 episode's first or last frame. Offsets must be multiples of 1/fps.
 
 Video frames are decoded frame-accurately with PyAV, each DataLoader worker keeping its own open
-files; a frame the video does not have is an error naming the file, never a neighbour.
+files; a frame the video does not have is an error naming the file, never a neighbour. With
+``image_size`` every frame is resized in the worker (:func:`bricobot.cameras.resize.fit_frame`), or
+read at that size from the on-disk frame cache (:mod:`bricobot.datasets.frame_cache`). Memory does
+not grow with the dataset's video: only the numeric columns are held.
 """
 
 from __future__ import annotations
@@ -28,10 +32,17 @@ import numpy as np
 import pyarrow as pa
 import torch
 
+from bricobot.cameras.resize import fit_frames
 from bricobot.datasets import schema
 from bricobot.datasets.frame_cache import FrameCache
 from bricobot.datasets.frames import decode_png
-from bricobot.datasets.metadata import DatasetError, DatasetMeta, read_parquet, repair_hint
+from bricobot.datasets.metadata import (
+    DatasetError,
+    DatasetMeta,
+    column_array,
+    read_parquet,
+    repair_hint,
+)
 from bricobot.datasets.video import VideoDecoder
 
 
@@ -44,10 +55,12 @@ class BricobotDataset(torch.utils.data.Dataset):
         episodes: Sequence[int] | None = None,
         delta_timestamps: dict[str, list[float]] | None = None,
         image_transforms: Callable[[torch.Tensor], torch.Tensor] | None = None,
-        frame_cache: bool | str | Path = False,
-        frame_cache_size: tuple[int, int] | None = None,
+        frame_cache: bool | FrameCache = False,
+        image_size: Sequence[int] | None = None,
         uint8_images: bool = False,
         tolerance_s: float = 1e-4,
+        cameras: Sequence[str] | None = None,
+        frame_cache_dir: str | Path | None = None,
     ) -> None:
         self.meta = DatasetMeta.load(root)
         self.root = self.meta.root
@@ -59,18 +72,36 @@ class BricobotDataset(torch.utils.data.Dataset):
         self.image_transforms = image_transforms
         self.uint8_images = uint8_images
         self.tolerance_s = tolerance_s
-        self.camera_keys = self.meta.camera_keys
+        self.camera_keys = self._select_cameras(cameras)
+        self.image_size = tuple(int(v) for v in image_size) if image_size else None
         self.delta_indices = self._delta_indices(delta_timestamps or {})
         self._load_columns()
         self.frame_cache: FrameCache | None = None
-        if frame_cache and self.camera_keys:
-            folder = None if frame_cache is True else Path(frame_cache)
-            self.frame_cache = FrameCache.open_or_build(self.meta, folder, frame_cache_size)
+        if isinstance(frame_cache, FrameCache):
+            self.frame_cache = frame_cache
+        elif frame_cache and self.camera_keys:
+            self.frame_cache = FrameCache.open_or_build(
+                self.meta, self.image_size, frame_cache_dir, self.camera_keys
+            )
         self._decoder: VideoDecoder | None = None
         self._decoder_pid = -1
         self._inherited_decoders: list[VideoDecoder] = []
 
     # -- loading ------------------------------------------------------------------------------
+    def _select_cameras(self, cameras: Sequence[str] | None) -> list[str]:
+        """Camera keys to read: every camera, or those named (``front`` or the full key)."""
+        if cameras is None:
+            return list(self.meta.camera_keys)
+        keys = [
+            c if c.startswith("observation.images.") else f"observation.images.{c}" for c in cameras
+        ]
+        missing = [k for k in keys if k not in self.meta.camera_keys]
+        if missing:
+            raise KeyError(
+                f"{self.root} has no camera {missing}; its cameras: {self.meta.camera_keys or 'none'}"
+            )
+        return keys
+
     def _delta_indices(self, delta_timestamps: dict[str, list[float]]) -> dict[str, np.ndarray]:
         out = {}
         fps = self.meta.fps
@@ -90,7 +121,7 @@ class BricobotDataset(torch.utils.data.Dataset):
         """Read the numeric columns of the selected episodes, checked against the metadata."""
         feats = self.meta.features
         self.value_keys = [k for k in feats if feats[k]["dtype"] in schema.NUMERIC_DTYPES]
-        image_cols = schema.image_keys(feats)
+        image_cols = [k for k in schema.image_keys(feats) if k in self.camera_keys]
         columns: dict[str, list[np.ndarray]] = {k: [] for k in self.value_keys}
         self._png: dict[str, list[Any]] = {k: [] for k in image_cols}
         ep_start: dict[int, int] = {}
@@ -116,7 +147,7 @@ class BricobotDataset(torch.utils.data.Dataset):
                 )
             sub = table.take(pa.array(rows))
             for key in self.value_keys:
-                columns[key].append(_column_array(sub.column(key), feats[key]))
+                columns[key].append(column_array(sub.column(key), feats[key]["dtype"]))
             for key in image_cols:
                 self._png[key].extend(sub.column(key).to_pylist())
             ep_start[ep_idx] = row
@@ -188,6 +219,8 @@ class BricobotDataset(torch.utils.data.Dataset):
                     for f in frames
                 ]
             )
+        if self.frame_cache is None:
+            arr = fit_frames(arr, self.image_size)
         out = torch.from_numpy(arr).permute(0, 3, 1, 2)  # (T, H, W, C) -> (T, C, H, W)
         if not self.uint8_images:
             out = out.float().div_(255.0)
@@ -209,12 +242,3 @@ class BricobotDataset(torch.utils.data.Dataset):
         state = dict(self.__dict__)
         state["_decoder"], state["_decoder_pid"], state["_inherited_decoders"] = None, -1, []
         return state
-
-
-def _column_array(column: pa.ChunkedArray, spec: dict[str, Any]) -> np.ndarray:
-    """A parquet column → (N, d) array in the feature's dtype."""
-    arr = column.combine_chunks()
-    if pa.types.is_fixed_size_list(arr.type) or pa.types.is_list(arr.type):
-        values = arr.flatten().to_numpy(zero_copy_only=False)
-        return values.reshape(len(arr), -1).astype(spec["dtype"], copy=False)
-    return arr.to_numpy(zero_copy_only=False).reshape(-1, 1).astype(spec["dtype"], copy=False)

@@ -4,7 +4,8 @@ Each feature gets ``min, max, mean, std, count`` and the quantiles ``q01, q10, q
 arrays shaped like the feature (vectors: (n,); scalars: (1,)). Camera features get one value per
 channel, shape (3, 1, 1), in [0, 1]. Image statistics are computed from a 256-bin histogram per
 channel over subsampled pixels of every frame, accumulated as the frames stream through the encoder,
-so no episode's video is ever held in memory; from a histogram they are exact for the sampled pixels.
+so no episode's video is ever held in memory; min and max are exact (every pixel of every frame), the
+other statistics are exact for the sampled pixels.
 
 Aggregation is exact for min, max, mean, std and count; quantiles of a dataset are the
 count-weighted mean of the episodes' quantiles (as in LeRobot), an approximation.
@@ -48,6 +49,9 @@ class ImageStatsAccumulator:
     def __init__(self, target_pixels: int = 20_000) -> None:
         self.target_pixels = target_pixels
         self.hist = np.zeros((3, 256), dtype=np.int64)
+        #: Exact per-channel extremes over every pixel (a subsample misses small bright objects).
+        self.lo = np.full(3, 255, dtype=np.int64)
+        self.hi = np.zeros(3, dtype=np.int64)
         self.frames = 0
 
     def add(self, image: np.ndarray) -> None:
@@ -56,14 +60,25 @@ class ImageStatsAccumulator:
         sub = image[::stride, ::stride].reshape(-1, 3)  # (P, 3)
         for c in range(3):
             self.hist[c] += np.bincount(sub[:, c], minlength=256)
+        pixels = image.reshape(-1, 3)  # (H*W, 3)
+        self.lo = np.minimum(self.lo, pixels.min(axis=0))
+        self.hi = np.maximum(self.hi, pixels.max(axis=0))
         self.frames += 1
 
     def result(self) -> Stats:
-        return histogram_stats(self.hist, self.frames)
+        return histogram_stats(self.hist, self.frames, self.lo, self.hi)
 
 
-def histogram_stats(hist: np.ndarray, frames: int) -> Stats:
-    """Per-channel stats in [0, 1], shape (3, 1, 1), from uint8 histograms ``hist`` (3, 256)."""
+def histogram_stats(
+    hist: np.ndarray,
+    frames: int,
+    exact_min: np.ndarray | None = None,
+    exact_max: np.ndarray | None = None,
+) -> Stats:
+    """Per-channel stats in [0, 1], shape (3, 1, 1), from uint8 histograms ``hist`` (3, 256).
+
+    ``exact_min``/``exact_max`` (3,) uint8 levels over every pixel replace the histogram's extremes.
+    """
     hist = np.asarray(hist, dtype=np.float64)
     levels = np.arange(256) / 255.0
     total = hist.sum(axis=1)  # (3,)
@@ -79,6 +94,9 @@ def histogram_stats(hist: np.ndarray, frames: int) -> Stats:
         "mean": mean,
         "std": np.sqrt(var),
     }
+    if exact_min is not None and exact_max is not None:
+        out["min"] = np.asarray(exact_min, dtype=np.float64) / 255.0
+        out["max"] = np.asarray(exact_max, dtype=np.float64) / 255.0
     for name, q in QUANTILES.items():
         out[name] = levels[(cdf >= q).argmax(axis=1)]
     out = {k: v.reshape(3, 1, 1) for k, v in out.items()}

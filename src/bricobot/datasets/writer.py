@@ -296,7 +296,10 @@ class DatasetWriter:
         # 4. the episode's metadata: the commit point
         ep_stats = {k: numeric_stats(v) for k, v in numeric.items()}
         for key in self._camera_keys:
-            ep_stats[key] = histogram_stats(np.asarray(reports[key]["hist"]), self._n)
+            report = reports[key]
+            ep_stats[key] = histogram_stats(
+                np.asarray(report["hist"]), self._n, report.get("min"), report.get("max")
+            )
         row.update(self._timing_report(numeric))
         row["meta/episodes/chunk_index"] = 0
         row["meta/episodes/file_index"] = 0

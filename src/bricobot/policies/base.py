@@ -72,8 +72,18 @@ class PolicyConfig:
     )
     #: Cameras to use (names after ``observation.images.``); empty means every camera in the data.
     cameras: list[str] = field(default_factory=list)
-    #: Images are resized to this ``[H, W]`` before the policy sees them; empty keeps the data's size.
+    # Image preprocessing (bricobot.policies.preprocessing), saved in the checkpoint and applied
+    # identically to training data and live camera frames.
+    #: Input resolution ``[H, W]``: frames are scaled to cover it (aspect ratio kept) and
+    #: center-cropped; empty keeps the camera's size.
     image_size: list[int] = field(default_factory=list)
+    #: ``[h, w]`` crop of the resized image: random while training, centered at inference
+    #: (Diffusion Policy's augmentation); empty = no crop.
+    crop_shape: list[int] = field(default_factory=list)
+    #: Random shift by up to this many pixels while training (edge padding); 0 = off.
+    random_shift_px: int = 0
+    #: Colour jitter while training: brightness/contrast/saturation factors in [1 - c, 1 + c]; 0 = off.
+    color_jitter: float = 0.0
 
     optimizer: str = "adamw"
     lr: float = 1e-4
@@ -121,8 +131,22 @@ class PolicyConfig:
             raise ValueError(f"batch_size must be positive, got {self.batch_size}")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in (0, 1) or null, got {self.ema_decay}")
-        if self.image_size and len(self.image_size) != 2:
-            raise ValueError(f"image_size must be [H, W] or empty, got {self.image_size}")
+        for name in ("image_size", "crop_shape"):
+            value = getattr(self, name)
+            if value and (len(value) != 2 or min(int(v) for v in value) <= 0):
+                raise ValueError(f"{name} must be [H, W] (positive) or empty, got {value}")
+        if (
+            self.crop_shape
+            and self.image_size
+            and any(int(c) > int(s) for c, s in zip(self.crop_shape, self.image_size, strict=True))
+        ):
+            raise ValueError(
+                f"crop_shape {self.crop_shape} is larger than image_size {self.image_size}"
+            )
+        if self.random_shift_px < 0:
+            raise ValueError(f"random_shift_px must be >= 0, got {self.random_shift_px}")
+        if not 0.0 <= self.color_jitter < 1.0:
+            raise ValueError(f"color_jitter must be in [0, 1), got {self.color_jitter}")
 
     # Window of frames each training sample needs, relative to the current frame.
     @property
@@ -204,9 +228,12 @@ def observation_to_batch(
     """Convert a robot/env observation (numpy, boundary units) into the policy's input tensors.
 
     State ``(D,)`` or ``(B, D)`` → float32 ``(B, D)``; images uint8 ``(H, W, 3)`` or ``(B, H, W, 3)``
-    → float32 ``(B, 3, H, W)`` in [0, 1]. Only the policy's input features are converted; a
-    missing one raises a ``KeyError`` naming it.
+    → resized to the policy's ``image_size`` with :func:`~bricobot.policies.preprocessing.fit_frame`
+    (exactly as the training data was; see :mod:`bricobot.policies.preprocessing`) → float32 ``(B, 3, h, w)`` in [0, 1]. Only the policy's input
+    features are converted; a missing one raises a ``KeyError`` naming it.
     """
+    from bricobot.cameras.resize import fit_frames
+
     batch: dict[str, Tensor] = {}
     for key in config.input_features:
         if key not in obs:
@@ -214,34 +241,16 @@ def observation_to_batch(
                 f"observation has no {key!r} (has: {', '.join(sorted(obs))}); "
                 "check the policy's features against the robot's with check_features"
             )
-        value = torch.as_tensor(np.asarray(obs[key]))
+        array = np.asarray(obs[key])
         if is_image_feature(key):
-            if value.ndim == 3:
-                value = value.unsqueeze(0)
+            frames = array[None] if array.ndim == 3 else array  # (B, H, W, 3)
+            if frames.dtype == np.uint8:
+                frames = fit_frames(frames, config.image_size)
             # (B, H, W, 3) uint8 -> (B, 3, H, W) float in [0, 1]
-            value = value.permute(0, 3, 1, 2).float() / 255.0
+            value = torch.as_tensor(frames).permute(0, 3, 1, 2).float() / 255.0
         else:
-            value = value.float()
+            value = torch.as_tensor(array).float()
             if value.ndim == 1:
                 value = value.unsqueeze(0)
         batch[key] = value.to(device)
     return batch
-
-
-def resize_images(batch: dict[str, Tensor], config: PolicyConfig) -> dict[str, Tensor]:
-    """Resize every image ``(B, 3, H, W)`` (or ``(B, T, 3, H, W)``) to ``config.image_size``."""
-    if not config.image_size:
-        return batch
-    size = (int(config.image_size[0]), int(config.image_size[1]))
-    out = dict(batch)
-    for key in config.image_keys:
-        if key not in batch or tuple(batch[key].shape[-2:]) == size:
-            continue
-        x = batch[key]
-        lead = x.shape[:-3]
-        flat = x.reshape(-1, *x.shape[-3:])  # (N, 3, H, W)
-        flat = torch.nn.functional.interpolate(
-            flat, size=size, mode="bilinear", align_corners=False, antialias=True
-        )
-        out[key] = flat.reshape(*lead, *flat.shape[-3:])
-    return out

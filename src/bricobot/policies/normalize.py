@@ -18,8 +18,31 @@ from torch import Tensor, nn
 
 from bricobot.policies.base import FeatureConfig, is_image_feature
 
-EPS = 1e-8
+#: Smallest standard deviation (or min–max range) divided by: a joint that never moves in the data
+#: would otherwise blow its normalized values up. Applied at use time, so the buffers keep the
+#: dataset's statistics exactly as ``meta/stats.json`` has them.
+MIN_STD = 1e-2
 FeatureStats = Mapping[str, "np.ndarray | Tensor"]
+
+#: Per-channel statistics of ImageNet, for backbones loaded with ImageNet weights.
+IMAGENET_STATS = {
+    "mean": np.array([0.485, 0.456, 0.406]).reshape(3, 1, 1),
+    "std": np.array([0.229, 0.224, 0.225]).reshape(3, 1, 1),
+    "min": np.zeros((3, 1, 1)),
+    "max": np.ones((3, 1, 1)),
+}
+
+
+def policy_stats(
+    dataset_stats: Mapping[str, Mapping[str, object]], config: object
+) -> dict[str, Mapping[str, object]]:
+    """The statistics a policy normalizes with: the dataset's, except cameras of a policy whose
+    backbone starts from ImageNet weights (``pretrained_backbone_path``), which use ImageNet's."""
+    out = dict(dataset_stats)
+    if getattr(config, "pretrained_backbone_path", None):
+        for key in getattr(config, "image_keys", []):
+            out[key] = IMAGENET_STATS
+    return out
 
 
 def buffer_key(feature: str) -> str:
@@ -86,15 +109,15 @@ class Normalizer(nn.Module):
             mode, a, b = self._get(key)
             x = batch[key]
             if mode == "mean_std":
-                out[key] = (x - a) / (b + EPS)
+                out[key] = (x - a) / b.clamp(min=MIN_STD)
             elif mode == "min_max":
-                out[key] = (x - a) / (b - a + EPS) * 2.0 - 1.0
+                out[key] = (x - a) / (b - a).clamp(min=MIN_STD) * 2.0 - 1.0
         return out
 
     def inverse(self, key: str, x: Tensor) -> Tensor:
         mode, a, b = self._get(key)
         if mode == "mean_std":
-            return x * (b + EPS) + a
+            return x * b.clamp(min=MIN_STD) + a
         if mode == "min_max":
-            return (x + 1.0) / 2.0 * (b - a + EPS) + a
+            return (x + 1.0) / 2.0 * (b - a).clamp(min=MIN_STD) + a
         return x

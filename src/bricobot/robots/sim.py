@@ -9,6 +9,7 @@ physics for one control period and returns the action actually applied.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,8 @@ class SimRobot(Robot):
         self.task: Task = entry.impl_class()(task_config)
         self._connected = False
         self._episode = 0
+        #: Source of capture times; a recording on the simulation's clock sets its ``now``.
+        self.time_source: Callable[[], float] = time.monotonic
 
     @property
     def observation_features(self) -> FeatureSpec:
@@ -82,14 +85,14 @@ class SimRobot(Robot):
 
     def get_observation(self) -> dict[str, Any]:
         self._require_connected()
-        now = time.monotonic()
+        now = self.time_source()
         obs: dict[str, Any] = dict(
             zip(self.action_features, self.task.joint_positions().tolist(), strict=True)
         )
         self.capture_times_s = {"observation.state": now}
         for cam in self.task.config.cameras:
             obs[cam] = self.task.render(cam)
-            self.capture_times_s[cam] = time.monotonic()
+            self.capture_times_s[cam] = self.time_source()
         return obs
 
     def send_action(self, action: dict[str, float]) -> dict[str, float]:

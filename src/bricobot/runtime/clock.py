@@ -63,3 +63,17 @@ class FakeClock:
         if dt_s < 0:
             raise ValueError(f"time only moves forward; got dt_s={dt_s}")
         self.time_s += dt_s
+
+
+class SimClock:
+    """The simulation's clock: time moves only when the loop waits for its next deadline, so a loop
+    driving a simulated robot runs as fast as the simulator while every timestamp stays exact."""
+
+    def __init__(self, start_s: float = 0.0) -> None:
+        self.time_s = start_s
+
+    def now(self) -> float:
+        return self.time_s
+
+    def sleep_until(self, deadline_s: float) -> None:
+        self.time_s = max(self.time_s, deadline_s)

@@ -1,26 +1,37 @@
-"""Training data held in memory: frames of every episode, windows around a frame, batches.
+"""The one data path from a recorded dataset to a policy: reader → DataLoader workers → batches.
 
-Episodes are decoded once into contiguous arrays (state/action float32, images uint8 ``(N, H, W,
-3)``), so a training step gathers a whole batch with a few vectorized index operations and never
-waits on video decoding (the decoded-frame cache of user problem 17). A sample at frame ``i`` is
-the observation frames ``i + observation_delta_indices`` (clamped to the episode) and the actions
-``i + action_delta_indices``; actions past either end of the episode are repeated edge values
-flagged in ``action_is_pad``, so losses can ignore them.
+Every training run (``bricobot train``, the demo, DDP under ``torchrun``) reads through
+:class:`~bricobot.datasets.reader.BricobotDataset`: the numeric columns are held in memory (small),
+camera frames are decoded in the DataLoader workers (each keeps its video files open; keyframes every
+2 frames make a random frame cheap) or read from the on-disk decoded-frame cache, resized to the
+policy's ``image_size`` on the way. Memory grows with workers × batch × prefetch, never with the
+number of episodes. Images reach the trainer as uint8 and become floats on the training device.
 
-The train/validation split is by episode, chosen by a seed, so validation frames never leak into
-training.
+A sample at frame ``i`` holds the policy's inputs at ``i + observation_delta_indices`` and the actions
+at ``i + action_delta_indices``; actions past either end of the episode repeat the edge value and are
+flagged in ``action_is_pad``. The train/validation split is by episode, chosen by a seed. Batches
+come from :class:`EpochBatchSampler`: seeded epoch permutations, so a resumed run sees exactly the
+batches an uninterrupted one would have.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import functools
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
 
+from bricobot.datasets.frame_cache import FrameCache
+from bricobot.datasets.metadata import DatasetMeta
+from bricobot.datasets.reader import BricobotDataset
+from bricobot.datasets.stats import Stats
+from bricobot.datasets.stats_file import training_stats
+from bricobot.errors import BricobotError
 from bricobot.policies.base import (
     ACTION_KEY,
     STATE_KEY,
@@ -28,114 +39,65 @@ from bricobot.policies.base import (
     PolicyConfig,
     is_image_feature,
 )
+from bricobot.policies.preprocessing import stored_image_hw
 
-#: Smallest standard deviation used for normalization (a joint that never moves in the data
-#: would otherwise divide by ~0).
-MIN_STD = 1e-2
+#: Keys of a batch besides the policy's inputs and the action chunk.
+INDEX_KEYS = ("episode_index", "frame_index")
+
+
+class TrainingDataError(BricobotError):
+    """The dataset cannot feed this policy; the message names the feature or setting."""
 
 
 @dataclass
-class EpisodeData:
-    """Every frame of a set of episodes, concatenated; ``episode_starts[e]`` is episode e's first row."""
+class DataConfig:
+    """Which dataset a run trains on and how it is read."""
 
-    arrays: dict[str, np.ndarray]
-    episode_starts: np.ndarray  # (E,)
-    episode_lengths: np.ndarray  # (E,)
-    features: dict[str, FeatureConfig]
-    fps: float = 30.0
+    #: Folder of a recorded dataset (required).
+    root: str = ""
+    #: Episodes to use (all when empty).
+    episodes: list[int] = field(default_factory=list)
+    #: Decode every frame once into an on-disk cache at the policy's input size (reused by later
+    #: runs; rebuilt when the dataset changes). Off: frames are decoded from video in the workers.
+    frame_cache: bool = False
+    #: Where caches live (default: $BRICOBOT_CACHE_DIR, else ~/.cache/bricobot/frames).
+    frame_cache_dir: str | None = None
+    #: DataLoader worker processes; None picks min(4, CPUs - 1) (at least 1).
+    num_workers: int | None = None
+    #: Batches each worker prepares ahead.
+    prefetch_factor: int = 2
 
-    @classmethod
-    def from_episodes(
-        cls,
-        episodes: Sequence[Mapping[str, np.ndarray]],
-        features: Mapping[str, FeatureConfig],
-        fps: float = 30.0,
-    ) -> EpisodeData:
-        """Build from a list of ``{feature: (T, ...) array}`` episodes (T may differ per episode)."""
-        if not episodes:
-            raise ValueError("no episodes: record some demonstrations first")
-        keys = list(features)
-        lengths = []
-        for e, episode in enumerate(episodes):
-            missing = [k for k in keys if k not in episode]
-            if missing:
-                raise KeyError(f"episode {e} has no {missing}")
-            n = {len(episode[k]) for k in keys}
-            if len(n) != 1:
-                raise ValueError(f"episode {e}: features have different lengths {sorted(n)}")
-            lengths.append(n.pop())
-        arrays = {}
-        for key in keys:
-            dtype = np.uint8 if is_image_feature(key) else np.float32
-            arrays[key] = np.concatenate([np.asarray(ep[key], dtype=dtype) for ep in episodes])
-        lengths_arr = np.asarray(lengths, dtype=np.int64)
-        starts = np.concatenate([[0], np.cumsum(lengths_arr)[:-1]]).astype(np.int64)
-        return cls(arrays, starts, lengths_arr, dict(features), fps)
+    def __post_init__(self) -> None:
+        if self.num_workers is not None and self.num_workers < 0:
+            raise ValueError(f"num_workers must be >= 0, got {self.num_workers}")
+        if self.prefetch_factor < 1:
+            raise ValueError(f"prefetch_factor must be >= 1, got {self.prefetch_factor}")
 
-    @property
-    def num_episodes(self) -> int:
-        return len(self.episode_lengths)
+    def workers(self) -> int:
+        if self.num_workers is not None:
+            return self.num_workers
+        return max(1, min(4, (os.cpu_count() or 2) - 1))
 
-    @property
-    def num_frames(self) -> int:
-        return int(self.episode_lengths.sum())
 
-    def select(self, episodes: Sequence[int]) -> EpisodeData:
-        """A copy holding only the given episodes (in that order)."""
-        rows = np.concatenate(
-            [
-                np.arange(self.episode_starts[e], self.episode_starts[e] + self.episode_lengths[e])
-                for e in episodes
-            ]
-        )
-        lengths = self.episode_lengths[list(episodes)]
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        arrays = {k: v[rows] for k, v in self.arrays.items()}
-        return EpisodeData(arrays, starts, lengths, dict(self.features), self.fps)
-
-    def split(self, val_fraction: float, seed: int) -> tuple[EpisodeData, EpisodeData | None]:
-        """Train and validation sets by episode; no validation set when it would be empty."""
-        n_val = round(self.num_episodes * val_fraction)
-        if val_fraction <= 0 or n_val == 0 or self.num_episodes < 2:
-            return self, None
-        n_val = min(n_val, self.num_episodes - 1)
-        order = np.random.default_rng(seed).permutation(self.num_episodes)
-        val = sorted(int(e) for e in order[:n_val])
-        train = sorted(int(e) for e in order[n_val:])
-        return self.select(train), self.select(val)
-
-    def stats(self) -> dict[str, dict[str, np.ndarray]]:
-        """Mean/std/min/max per feature; images per channel in [0, 1], shaped ``(3,)``."""
-        out: dict[str, dict[str, np.ndarray]] = {}
-        for key, values in self.arrays.items():
-            if is_image_feature(key):
-                step = max(1, len(values) // 2000)  # a subsample is plenty for channel statistics
-                x = values[::step].reshape(-1, 3).astype(np.float64) / 255.0
-            else:
-                x = values.astype(np.float64).reshape(len(values), -1)
-            out[key] = {
-                "mean": x.mean(0).astype(np.float32),
-                "std": np.maximum(x.std(0), MIN_STD).astype(np.float32),
-                "min": x.min(0).astype(np.float32),
-                "max": x.max(0).astype(np.float32),
-            }
-        return out
-
-    def locate(self, rows: Sequence[int]) -> list[tuple[int, int]]:
-        """``(episode, frame)`` of each global row index (for error messages)."""
-        ends = self.episode_starts + self.episode_lengths
-        out = []
-        for r in rows:
-            e = int(np.searchsorted(ends, r, side="right"))
-            out.append((e, int(r - self.episode_starts[e])))
-        return out
+def dataset_features(meta: DatasetMeta) -> dict[str, FeatureConfig]:
+    """The policy-relevant features of a dataset (state, action, cameras) as FeatureConfig."""
+    out: dict[str, FeatureConfig] = {}
+    for key, spec in meta.features.items():
+        if key in (STATE_KEY, ACTION_KEY):
+            names = spec.get("names") or []
+            if isinstance(names, dict):  # LeRobot v2 style {"motors": [...]}
+                names = next(iter(names.values()), [])
+            out[key] = FeatureConfig(shape=[int(s) for s in spec["shape"]], names=list(names))
+        elif is_image_feature(key):
+            out[key] = FeatureConfig(shape=[int(s) for s in spec["shape"]])
+    return out
 
 
 def features_for_policy(
     data_features: Mapping[str, FeatureConfig], config: PolicyConfig
 ) -> tuple[dict[str, FeatureConfig], dict[str, FeatureConfig]]:
     """The policy's input/output features from the data's, honouring ``config.cameras`` and its
-    normalization mapping. Raises naming a camera the data does not have."""
+    normalization mapping. Raises naming a camera or feature the data does not have."""
     mapping = config.normalization_mapping
     inputs: dict[str, FeatureConfig] = {}
     if STATE_KEY in data_features:
@@ -148,14 +110,19 @@ def features_for_policy(
         wanted = [f"observation.images.{c}" for c in config.cameras]
         missing = [w for w in wanted if w not in cams]
         if missing:
-            raise KeyError(f"the dataset has no camera {missing}; it has {cams or 'none'}")
+            raise TrainingDataError(
+                f"the dataset has no camera {missing}; it has {cams or 'none'}: fix policy.cameras"
+            )
         cams = wanted
     for key in cams:
         inputs[key] = FeatureConfig(
             list(data_features[key].shape), mapping.get("visual", "mean_std")
         )
     if ACTION_KEY not in data_features:
-        raise KeyError("the dataset has no 'action' feature")
+        raise TrainingDataError(
+            "the dataset has no 'action' feature in meta/info.json: run `bricobot dataset "
+            "validate` on it"
+        )
     f = data_features[ACTION_KEY]
     outputs = {
         ACTION_KEY: FeatureConfig(list(f.shape), mapping.get("action", "mean_std"), list(f.names))
@@ -163,83 +130,211 @@ def features_for_policy(
     return inputs, outputs
 
 
-class WindowBatcher:
-    """Gathers training batches (observation windows, action chunks, padding flags) by row index."""
-
-    def __init__(self, data: EpisodeData, config: PolicyConfig) -> None:
-        self.data = data
-        self.obs_deltas = np.asarray(config.observation_delta_indices, dtype=np.int64)
-        self.action_deltas = np.asarray(config.action_delta_indices, dtype=np.int64)
-        self.input_keys = list(config.input_features)
-        ep_of_row = np.repeat(np.arange(data.num_episodes), data.episode_lengths)
-        self.row_start = data.episode_starts[ep_of_row]  # (N,)
-        self.row_end = self.row_start + data.episode_lengths[ep_of_row] - 1  # (N,) inclusive
-
-    def __len__(self) -> int:
-        return self.data.num_frames
-
-    def batch(self, rows: np.ndarray) -> dict[str, Tensor]:
-        rows = np.asarray(rows, dtype=np.int64)
-        lo, hi = self.row_start[rows, None], self.row_end[rows, None]  # (B, 1)
-        obs_idx = np.clip(rows[:, None] + self.obs_deltas[None], lo, hi)  # (B, T_obs)
-        raw_act = rows[:, None] + self.action_deltas[None]  # (B, H)
-        act_idx = np.clip(raw_act, lo, hi)
-        out: dict[str, Tensor] = {}
-        squeeze = len(self.obs_deltas) == 1
-        for key in self.input_keys:
-            values = self.data.arrays[key][obs_idx]  # (B, T_obs, ...)
-            t = torch.from_numpy(values)
-            if is_image_feature(key):
-                t = t.permute(0, 1, 4, 2, 3).float().div_(255.0)  # (B, T, 3, H, W)
-            out[key] = t[:, 0] if squeeze else t
-        out[ACTION_KEY] = torch.from_numpy(self.data.arrays[ACTION_KEY][act_idx])  # (B, H, A)
-        out["action_is_pad"] = torch.from_numpy((raw_act < lo) | (raw_act > hi))  # (B, H)
-        return out
+def split_episodes(
+    episodes: Sequence[int], val_fraction: float, seed: int
+) -> tuple[list[int], list[int]]:
+    """Train and validation episodes; no validation episodes when there would be none or one left."""
+    n_val = round(len(episodes) * val_fraction)
+    if val_fraction <= 0 or n_val == 0 or len(episodes) < 2:
+        return list(episodes), []
+    n_val = min(n_val, len(episodes) - 1)
+    order = np.random.default_rng(seed).permutation(len(episodes))
+    val = sorted(int(episodes[i]) for i in order[:n_val])
+    train = sorted(int(episodes[i]) for i in order[n_val:])
+    return train, val
 
 
-class GlobalBatchSampler:
+def delta_timestamps(config: PolicyConfig, fps: float) -> dict[str, list[float]]:
+    """Offsets in seconds of every windowed key: the action chunk, and the inputs when the policy
+    looks at more than the current frame."""
+    out = {ACTION_KEY: [i / fps for i in config.action_delta_indices]}
+    if list(config.observation_delta_indices) != [0]:
+        for key in config.input_features:
+            out[key] = [i / fps for i in config.observation_delta_indices]
+    return out
+
+
+@dataclass
+class TrainingData:
+    """What a run trains on: the readers of the train and validation episodes, the policy config
+    with its feature spec filled in from the dataset, and the dataset's normalization statistics."""
+
+    config: PolicyConfig
+    train: BricobotDataset
+    val: BricobotDataset | None
+    stats: dict[str, Stats]
+    data_config: DataConfig
+    meta: DatasetMeta
+
+    @property
+    def batch_keys(self) -> list[str]:
+        return [*self.config.input_features, ACTION_KEY, f"{ACTION_KEY}_is_pad", *INDEX_KEYS]
+
+
+def open_training_data(
+    data_config: DataConfig,
+    policy_config: PolicyConfig,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    progress: bool = True,
+) -> TrainingData:
+    """Open ``data_config.root`` for ``policy_config``: features, split, statistics, frame cache.
+
+    A ``policy_config`` whose features are already set (a resumed run) must match the dataset's.
+    """
+    if not data_config.root:
+        raise TrainingDataError("no dataset given: set dataset.root=<folder of a recorded dataset>")
+    meta = DatasetMeta.load(data_config.root)
+    inputs, outputs = features_for_policy(dataset_features(meta), policy_config)
+    if policy_config.input_features:
+        _check_same_features(policy_config, inputs, outputs, meta.root)
+    else:
+        policy_config = policy_config.with_features(inputs, outputs)
+    episodes = data_config.episodes or list(range(meta.total_episodes))
+    train_eps, val_eps = split_episodes(episodes, val_fraction, seed)
+    stats = training_stats(meta, list(policy_config.all_features()), progress)
+    cameras = policy_config.image_keys
+    size = stored_image_hw(policy_config, cameras[0]) if cameras else None
+    cache = None
+    if data_config.frame_cache and cameras:
+        cache = FrameCache.open_or_build(
+            meta, size, data_config.frame_cache_dir, cameras, progress=progress
+        )
+    open_reader = functools.partial(
+        BricobotDataset,
+        meta.root,
+        delta_timestamps=delta_timestamps(policy_config, meta.fps),
+        frame_cache=cache or False,
+        image_size=size,
+        uint8_images=True,
+        cameras=cameras,
+    )
+    val = open_reader(episodes=val_eps) if val_eps else None
+    return TrainingData(
+        policy_config, open_reader(episodes=train_eps), val, stats, data_config, meta
+    )
+
+
+def _check_same_features(
+    config: PolicyConfig,
+    inputs: Mapping[str, FeatureConfig],
+    outputs: Mapping[str, FeatureConfig],
+    root: Path,
+) -> None:
+    def spec(features: Mapping[str, FeatureConfig]) -> dict[str, tuple[Any, ...]]:
+        return {k: (tuple(f.shape), tuple(f.names)) for k, f in features.items()}
+
+    have, want = spec({**inputs, **outputs}), spec(config.all_features())
+    if have != want:
+        diff = sorted(set(have.items()) ^ set(want.items()))
+        raise TrainingDataError(
+            f"{root} does not match the checkpoint's features (shape, names): {diff[:4]}; "
+            "resume on the dataset the run started with"
+        )
+
+
+def collate_policy_batch(
+    items: list[dict[str, Any]], keys: Sequence[str]
+) -> dict[str, torch.Tensor]:
+    """Stack the ``keys`` of a list of reader items into batch tensors ``(B, ...)``."""
+    return {k: torch.stack([torch.as_tensor(item[k]) for item in items]) for k in keys}
+
+
+class EpochBatchSampler:
     """Seeded epoch permutations cut into global batches; each rank takes its slice.
 
-    The position (epoch, batch within the epoch) is the whole state, so a resumed run sees exactly
-    the batches an uninterrupted run would have seen.
+    The number of batches already consumed is the whole state: batch ``n`` is batch ``n mod B`` of
+    epoch ``n // B`` (``B`` batches per epoch), so a resumed run continues with exactly the batch an
+    uninterrupted run would have seen next.
     """
 
     def __init__(
-        self, num_samples: int, global_batch: int, seed: int, rank: int = 0, world_size: int = 1
+        self,
+        num_samples: int,
+        global_batch: int,
+        seed: int,
+        rank: int = 0,
+        world_size: int = 1,
+        start_batch: int = 0,
     ) -> None:
         if global_batch % world_size:
-            raise ValueError(
+            raise TrainingDataError(
                 f"batch size {global_batch} is not divisible by {world_size} processes"
             )
         if num_samples < global_batch:
-            raise ValueError(
-                f"only {num_samples} training frames for a batch of {global_batch}; "
-                "record more episodes or lower batch_size"
+            raise TrainingDataError(
+                f"only {num_samples} training frames for a batch of {global_batch}: record more "
+                "episodes or lower the batch size (trainer.batch_size=...)"
             )
         self.num_samples, self.global_batch = num_samples, global_batch
         self.seed, self.rank, self.world_size = seed, rank, world_size
         self.batches_per_epoch = num_samples // global_batch
-        self.epoch, self.position = 0, 0
-        self._perm = self._permutation(0)
+        self.start_batch = start_batch
 
-    def _permutation(self, epoch: int) -> np.ndarray:
-        return np.random.default_rng([self.seed, epoch]).permutation(self.num_samples)
+    def rows(self, batch_number: int) -> np.ndarray:
+        """This rank's rows of global batch ``batch_number``."""
+        epoch, index = divmod(batch_number, self.batches_per_epoch)
+        perm = _permutation(self.seed, epoch, self.num_samples)
+        start = index * self.global_batch
+        return perm[start : start + self.global_batch][self.rank :: self.world_size]
 
-    def next(self) -> tuple[np.ndarray, int, int]:
-        """Rows of this rank's share of the next global batch, with (epoch, batch index)."""
-        if self.position >= self.batches_per_epoch:
-            self.epoch, self.position = self.epoch + 1, 0
-            self._perm = self._permutation(self.epoch)
-        start = self.position * self.global_batch
-        rows = self._perm[start : start + self.global_batch][self.rank :: self.world_size]
-        epoch, index = self.epoch, self.position
-        self.position += 1
-        return rows, epoch, index
+    def __iter__(self) -> Iterator[list[int]]:
+        n = self.start_batch
+        while True:
+            yield self.rows(n).tolist()
+            n += 1
 
-    def state_dict(self) -> dict[str, Any]:
-        return {"epoch": self.epoch, "position": self.position, "seed": self.seed}
+    def epoch_of(self, batch_number: int) -> int:
+        return batch_number // self.batches_per_epoch
+
+    def state_dict(self, batches_consumed: int) -> dict[str, Any]:
+        return {"seed": self.seed, "batch": batches_consumed}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue after the batches ``state`` says were consumed (older files: epoch/position)."""
         self.seed = int(state["seed"])
-        self.epoch, self.position = int(state["epoch"]), int(state["position"])
-        self._perm = self._permutation(self.epoch)
+        if "batch" in state:
+            self.start_batch = int(state["batch"])
+        else:
+            self.start_batch = int(state["epoch"]) * self.batches_per_epoch + int(state["position"])
+
+
+@functools.lru_cache(maxsize=2)
+def _permutation(seed: int, epoch: int, n: int) -> np.ndarray:
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+def _init_worker(_: int) -> None:
+    """Each worker decodes on one thread: workers are the parallelism."""
+    torch.set_num_threads(1)
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+    except ImportError:  # pragma: no cover - opencv is a dependency
+        pass
+
+
+def make_loader(
+    dataset: BricobotDataset,
+    batches: Iterator[list[int]] | EpochBatchSampler | Sequence[list[int]],
+    keys: Sequence[str],
+    num_workers: int,
+    prefetch_factor: int = 2,
+    pin_memory: bool = False,
+) -> torch.utils.data.DataLoader[Any]:
+    """A DataLoader over ``dataset`` yielding the index lists of ``batches`` as collated batches."""
+    extra: dict[str, Any] = {}
+    if num_workers > 0:
+        extra = {"prefetch_factor": prefetch_factor, "worker_init_fn": _init_worker}
+    return torch.utils.data.DataLoader(
+        dataset,
+        batch_sampler=batches,  # type: ignore[arg-type]
+        num_workers=num_workers,
+        collate_fn=functools.partial(collate_policy_batch, keys=list(keys)),
+        pin_memory=pin_memory,
+        # Its own generator: creating the loader must not draw from the global torch RNG, or a
+        # resumed run's random stream (dropout, VAE noise, augmentation) would shift.
+        generator=torch.Generator().manual_seed(0),
+        **extra,
+    )

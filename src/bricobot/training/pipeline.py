@@ -10,46 +10,23 @@ progress and its duration.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import gymnasium as gym
-import numpy as np
 import torch
 from tqdm import tqdm
 
 from bricobot.envs.registry import ENVS
-from bricobot.policies.base import ACTION_KEY, STATE_KEY, is_image_feature
 from bricobot.policies.presets import load_preset
 from bricobot.registry import load_object
 from bricobot.training.config import TrainerConfig
-from bricobot.training.evaluation import (
-    EvalConfig,
-    EvalResult,
-    env_features,
-    env_fn_from_config,
-    evaluate_env,
-)
-
-EnvFn = Callable[[], gym.Env]
-
-
-class Expert(Protocol):
-    """A scripted expert bound to one env: ``reset()`` at each episode start, ``act()`` per step."""
-
-    def reset(self) -> None: ...
-
-    def act(self) -> np.ndarray: ...
-
-
-#: Builds the expert for an (unwrapped) env.
-ExpertFactory = Callable[[gym.Env], Expert]
+from bricobot.training.evaluation import EvalConfig, EvalResult, env_fn_from_config, evaluate_env
 
 
 @dataclass
@@ -61,8 +38,10 @@ class DemoConfig:
     demo_seed_start: int = 0
     #: Policy preset; "auto" = act_cpu without a CUDA GPU, act with one.
     policy: str = "auto"
-    #: Field overrides for the preset (e.g. {"chunk_size": 10}).
-    policy_overrides: dict[str, Any] = field(default_factory=dict)
+    #: Field overrides for the preset. The cameras render at ``image_size`` and the policy sees
+    #: them downsampled to 64x64: video compression blurs a few-pixel cube at 64x64, and
+    #: downsampling a larger frame removes most of that loss.
+    policy_overrides: dict[str, Any] = field(default_factory=lambda: {"image_size": [64, 64]})
     #: Training steps; None = the preset's demo default (DEMO_STEPS).
     steps: int | None = None
     eval_episodes: int = 200
@@ -70,14 +49,13 @@ class DemoConfig:
     eval_seed_start: int = 1_000_000
     eval_num_envs: int = 25
     videos: int = 2
-    #: Store camera frames as lossless PNG (false) or as video (true). Lossy yuv420p video blurs a
-    #: few-pixel cube at small image sizes, and evaluation sees raw renders: PNG avoids that gap.
-    use_videos: bool = False
-    #: Dataset video codec (PyAV) when use_videos is true.
-    codec: str = "libx264"
-    #: Cameras and square image size of the sim env for the whole demo (sim_demo applies them).
+    #: Dataset video codec (the recorder's default: AV1).
+    codec: str = "libsvtav1"
+    #: Cameras and square render size of the sim for the whole demo (recording and evaluation).
     cameras: list[str] = field(default_factory=lambda: ["front", "wrist"])
-    image_size: int = 64
+    image_size: int = 128
+    #: DataLoader workers for training (None = the trainer's default).
+    num_workers: int | None = None
     seed: int = 1000
     device: str = "auto"
     num_threads: int | None = None
@@ -118,112 +96,107 @@ def choose_preset(name: str) -> str:
     return "act" if torch.cuda.is_available() else "act_cpu"
 
 
+class DemoSupervisor:
+    """Drives the scripted expert during recording and judges each episode as a person would:
+    an episode ends ``steps_after_success`` steps after the task first succeeds (kept), or is
+    re-recorded when the expert never succeeded by the task's time limit. Episode ``n`` uses seed
+    ``seed_start + n`` (counting discarded attempts), so no demonstration seed is ever reused."""
+
+    def __init__(
+        self, robot: Any, teleop: Any, events: Any, seed_start: int, steps_after_success: int
+    ) -> None:
+        self.robot, self.teleop, self.events = robot, teleop, events
+        self.next_seed = seed_start
+        self.steps_after_success = steps_after_success
+        self.max_steps = int(robot.task.config.episode_length)
+        self.failed = 0
+        self._steps = self._since_success = 0
+        self._succeeded = False
+
+    def start_episode(self) -> None:
+        self.robot.reset_episode(seed=self.next_seed)
+        self.teleop.reset()
+        self.next_seed += 1
+        self._steps = self._since_success = 0
+        self._succeeded = False
+
+    def act(self, observation: dict[str, Any]) -> dict[str, float]:
+        self._succeeded = self._succeeded or bool(self.robot.task.is_success())
+        self._since_success += int(self._succeeded)
+        self._steps += 1
+        if self._since_success > self.steps_after_success:
+            self.events.next_episode.set()  # this step is the episode's last; it is kept
+        elif self._steps >= self.max_steps and not self._succeeded:
+            self.events.rerecord.set()
+            self.failed += 1
+        return dict(self.teleop.get_action())
+
+
 def record_demos(
-    env_fn: EnvFn,
-    make_expert: ExpertFactory,
+    env_config: Any,
     root: Path,
     num_demos: int,
     seed_start: int,
-    fps: int,
     task: str,
-    codec: str = "libx264",
+    codec: str = "libsvtav1",
     progress: bool = True,
-    use_videos: bool = False,
     steps_after_success: int = 10,
 ) -> tuple[int, int]:
-    """Record ``num_demos`` successful expert episodes into a new dataset at ``root``.
+    """Record ``num_demos`` successful expert episodes of ``env_config``'s task into a new video
+    dataset at ``root`` with the recorder of ``bricobot record``. Returns (saved, discarded)."""
+    from bricobot.robots.sim import SimRobot, SimRobotConfig
+    from bricobot.runtime.clock import SimClock
+    from bricobot.runtime.commands import DatasetConfig, make_teleop, open_writer
+    from bricobot.runtime.events import EpisodeEvents
+    from bricobot.runtime.record import RecordSettings, record_episodes
 
-    Seeds ``seed_start, seed_start + 1, …`` are tried in order; an episode where the expert
-    fails is discarded (and counted). An episode ends ``steps_after_success`` steps after the
-    task first reports success (or at the env's time limit). Returns (saved, failed).
-    """
-    from bricobot.datasets.writer import DatasetWriter
-
-    env = env_fn()
-    expert = make_expert(env.unwrapped)
-    features = _dataset_features(env)
-    saved = failed = 0
-    seed = seed_start
+    task_config = {k: v for k, v in dataclasses.asdict(env_config).items() if k != "type"}
+    robot = SimRobot(SimRobotConfig(task=env_config.type, task_config=task_config))
+    teleop = make_teleop(load_object(EXPERT_TELEOPS[env_config.type])(), robot)
+    hz = int(env_config.control_hz)
+    episode_s = env_config.episode_length / hz
+    dataset = DatasetConfig(str(root), task, num_demos, episode_s, 0.0, hz, True, codec)
+    writer, events, clock = open_writer(dataset, robot), EpisodeEvents(), SimClock()
+    robot.time_source = clock.now
+    supervisor = DemoSupervisor(robot, teleop, events, seed_start, steps_after_success)
+    settings = RecordSettings(num_demos, episode_s, 0.0, hz, task)
     bar = tqdm(total=num_demos, desc="record demos", disable=not progress, dynamic_ncols=True)
-    with DatasetWriter.create(
-        root, fps=fps, features=features, robot_type="so101_sim", codec=codec, use_videos=use_videos
-    ) as writer:
-        while saved < num_demos:
-            if failed > num_demos:
-                raise RuntimeError(
-                    f"the scripted expert failed {failed} times for {saved} successes; check the task"
-                )
-            obs, info = env.reset(seed=seed)
-            expert.reset()
-            seed += 1
-            success = bool(info.get("is_success", False))
-            done = False
-            since_success = 0
-            while not done:
-                action = np.asarray(expert.act(), np.float32)
-                writer.add_frame(_frame(obs, action, features), task=task)
-                obs, _, terminated, truncated, info = env.step(action)
-                success = success or bool(info.get("is_success", False))
-                since_success += int(success)
-                done = terminated or truncated or since_success > steps_after_success
-            if success:
-                writer.save_episode()
-                saved += 1
-                bar.update(1)
-            else:
-                writer.discard_episode()
-                failed += 1
-            bar.set_postfix(failed=failed)
-    bar.close()
-    env.close()
-    return saved, failed
+
+    def start() -> None:
+        if supervisor.failed > num_demos:
+            raise RuntimeError(
+                f"the scripted expert failed {supervisor.failed} times; check the task"
+            )
+        bar.n = writer.num_episodes
+        bar.set_postfix(discarded=supervisor.failed)
+        bar.refresh()
+        supervisor.start_episode()
+
+    robot.connect()
+    teleop.connect()
+    try:
+        result = record_episodes(
+            robot, supervisor.act, writer, settings, events, on_episode_start=start, clock=clock
+        )
+    finally:
+        writer.close()
+        teleop.disconnect()
+        robot.disconnect()
+        bar.close()
+    return result.episodes_saved, supervisor.failed
 
 
-def _dataset_features(env: gym.Env) -> dict[str, dict[str, Any]]:
-    """LeRobot feature dict of the env's state, action and cameras."""
-    declared = env_features(env)
-    if declared is None:
-        raise TypeError("the demo env must declare its features (a bricobot task env does)")
-    out: dict[str, dict[str, Any]] = {}
-    for key, feat in declared.items():
-        shape, names = list(feat.shape), list(feat.names)
-        if key in (STATE_KEY, ACTION_KEY):
-            out[key] = {"dtype": "float32", "shape": tuple(shape), "names": names}
-        elif is_image_feature(key):
-            out[key] = {
-                "dtype": "video",
-                "shape": tuple(shape),
-                "names": ["height", "width", "channels"],
-            }
-    return out
-
-
-def _frame(obs: dict[str, Any], action: np.ndarray, features: dict[str, Any]) -> dict[str, Any]:
-    frame: dict[str, Any] = {ACTION_KEY: action}
-    for key in features:
-        if key != ACTION_KEY:
-            frame[key] = np.asarray(obs[key])
-    return frame
-
-
-def run_demo(
-    env_fn: EnvFn,
-    make_expert: ExpertFactory,
-    output_dir: str | Path,
-    cfg: DemoConfig | None = None,
-    *,
-    render_env_fn: EnvFn | None = None,
-    fps: int = 30,
-    task: str = "pick up the cube",
-    env_name: str = "so101_pick_cube",
-) -> DemoResult:
-    """Record, train, evaluate and report. ``env_fn`` builds the task env (observations keyed by
-    feature name, ``info["is_success"]``); ``make_expert(env)`` builds the scripted expert;
-    ``render_env_fn`` builds envs that render frames for the videos."""
-    from bricobot.training.dataset_source import load_episode_data
-    from bricobot.training.trainer import train
-
+def sim_demo(env_config: Any, output_dir: str | Path, cfg: DemoConfig | None = None) -> DemoResult:
+    """Record, train, evaluate and report on a bricobot sim task (``env_config``: e.g.
+    ``PickCubeConfig``). The demo's cameras and image size (``DemoConfig.cameras``/``image_size``)
+    replace the env config's, so recording and evaluation render the same images."""
     cfg = cfg or DemoConfig()
+    env_config = dataclasses.replace(
+        env_config,
+        cameras=list(cfg.cameras),
+        image_height=cfg.image_size,
+        image_width=cfg.image_size,
+    )
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.num_threads:
@@ -231,21 +204,19 @@ def run_demo(
     stage_s: dict[str, float] = {}
     preset = choose_preset(cfg.policy)
     steps = cfg.steps or DEMO_STEPS.get(preset, 5000)
+    task_text = getattr(load_object(ENVS[env_config.type].impl), "description", "")
 
     log(f"1/4 recording {cfg.num_demos} expert demonstrations (seeds from {cfg.demo_seed_start})")
     t0 = time.perf_counter()
     dataset_root = out / "dataset"
     saved, failed = record_demos(
-        env_fn,
-        make_expert,
+        env_config,
         dataset_root,
         cfg.num_demos,
         cfg.demo_seed_start,
-        fps,
-        task,
+        task_text or env_config.type,
         cfg.codec,
         cfg.progress,
-        cfg.use_videos,
     )
     stage_s["record"] = time.perf_counter() - t0
     log(
@@ -254,8 +225,57 @@ def run_demo(
 
     log(f"2/4 training {preset} for {steps} steps")
     t0 = time.perf_counter()
+    result = _train_demo_policy(cfg, preset, steps, dataset_root, out)
+    stage_s["train"] = time.perf_counter() - t0
+    assert result.last_checkpoint is not None
+    checkpoint = result.last_checkpoint / "pretrained_model"
+    log(
+        f"    {result.steps_per_s:.1f} steps/s, {100 * result.data_wait_share:.1f}% of each step "
+        f"waiting for data, {stage_s['train']:.0f} s; checkpoint {checkpoint}"
+    )
+
+    log(f"3/4 evaluating over {cfg.eval_episodes} episodes (seeds from {cfg.eval_seed_start})")
+    t0 = time.perf_counter()
+    eval_result = _evaluate_demo_policy(cfg, env_config, checkpoint, out)
+    stage_s["eval"] = time.perf_counter() - t0
+    log(
+        f"    success {100 * eval_result.success_rate:.1f}% "
+        f"(95% CI {100 * eval_result.ci_low:.1f}–{100 * eval_result.ci_high:.1f}%), {stage_s['eval']:.0f} s"
+    )
+
+    log("4/4 writing the report")
+    stage_s["total"] = sum(stage_s.values())
+    report = write_report(
+        out,
+        cfg,
+        preset,
+        steps,
+        saved,
+        failed,
+        result,
+        eval_result,
+        stage_s,
+        checkpoint,
+        env_config.type,
+    )
+    log(f"done in {stage_s['total'] / 60:.1f} min: {report}")
+    return DemoResult(out, dataset_root, checkpoint, eval_result, stage_s, report, saved, failed)
+
+
+def _train_demo_policy(
+    cfg: DemoConfig, preset: str, steps: int, dataset_root: Path, out: Path
+) -> Any:
+    """Train ``preset`` on the recorded dataset through the one training data path."""
+    from bricobot.training.data import DataConfig, open_training_data
+    from bricobot.training.trainer import train
+
     policy_cfg = load_preset(preset, **cfg.policy_overrides)
-    data = load_episode_data(dataset_root, policy_cfg.cameras or None, progress=cfg.progress)
+    data_cfg = DataConfig(
+        root=str(dataset_root),
+        frame_cache=True,
+        frame_cache_dir=str(out / "frame_cache"),
+        num_workers=cfg.num_workers,
+    )
     trainer_cfg = TrainerConfig(
         steps=steps,
         seed=cfg.seed,
@@ -267,19 +287,15 @@ def run_demo(
         progress=cfg.progress,
         num_threads=cfg.num_threads,
     )
-    train_dir = out / "train"
-    result = train(policy_cfg, data, trainer_cfg, train_dir)
-    del data
-    stage_s["train"] = time.perf_counter() - t0
-    assert result.last_checkpoint is not None
-    checkpoint = result.last_checkpoint / "pretrained_model"
-    log(
-        f"    {result.steps_per_s:.1f} steps/s, {100 * result.data_wait_share:.1f}% of each step "
-        f"waiting for data, {stage_s['train']:.0f} s; checkpoint {checkpoint}"
+    data = open_training_data(
+        data_cfg, policy_cfg, trainer_cfg.val_fraction, cfg.seed, cfg.progress
     )
+    return train(data, trainer_cfg, out / "train")
 
-    log(f"3/4 evaluating over {cfg.eval_episodes} episodes (seeds from {cfg.eval_seed_start})")
-    t0 = time.perf_counter()
+
+def _evaluate_demo_policy(
+    cfg: DemoConfig, env_config: Any, checkpoint: Path, out: Path
+) -> EvalResult:
     from bricobot.policies.checkpoint import load_policy
 
     policy = load_policy(checkpoint)
@@ -290,20 +306,13 @@ def run_demo(
         videos=cfg.videos,
         progress=cfg.progress,
     )
-    eval_result = evaluate_env(policy, env_fn, eval_cfg, out / "eval", video_env_fn=render_env_fn)
-    stage_s["eval"] = time.perf_counter() - t0
-    log(
-        f"    success {100 * eval_result.success_rate:.1f}% "
-        f"(95% CI {100 * eval_result.ci_low:.1f}–{100 * eval_result.ci_high:.1f}%), {stage_s['eval']:.0f} s"
+    return evaluate_env(
+        policy,
+        env_fn_from_config(env_config),
+        eval_cfg,
+        out / "eval",
+        video_env_fn=env_fn_from_config(env_config, render=True),
     )
-
-    log("4/4 writing the report")
-    stage_s["total"] = sum(stage_s.values())
-    report = write_report(
-        out, cfg, preset, steps, saved, failed, result, eval_result, stage_s, checkpoint, env_name
-    )
-    log(f"done in {stage_s['total'] / 60:.1f} min: {report}")
-    return DemoResult(out, dataset_root, checkpoint, eval_result, stage_s, report, saved, failed)
 
 
 def write_report(
@@ -359,7 +368,7 @@ def write_report(
         "# or stage by stage:",
         f"bricobot train policy={preset} dataset.root={out / 'dataset'} trainer.steps={steps} "
         f"trainer.seed={cfg.seed}",
-        f"bricobot eval policy.path={checkpoint} env={env_name} eval.episodes={cfg.eval_episodes} "
+        f"bricobot eval policy_path={checkpoint} env={env_name} eval.episodes={cfg.eval_episodes} "
         f"eval.seed_start={cfg.eval_seed_start}",
         "```",
         "",
@@ -385,32 +394,7 @@ def write_report(
     return path
 
 
-def sim_demo(env_config: Any, output_dir: str | Path, cfg: DemoConfig | None = None) -> DemoResult:
-    """:func:`run_demo` on a bricobot sim task (``env_config``: e.g. ``PickCubeConfig``) with its
-    scripted expert. The demo's cameras and image size (``DemoConfig.cameras``/``image_size``)
-    replace the env config's, so recording, training and evaluation all see the same images."""
-    import dataclasses
-
-    cfg = cfg or DemoConfig()
-    env_config = dataclasses.replace(
-        env_config,
-        cameras=list(cfg.cameras),
-        image_height=cfg.image_size,
-        image_width=cfg.image_size,
-    )
-    expert_factory = load_object(EXPERTS[env_config.type])
-    task_text = getattr(load_object(ENVS[env_config.type].impl), "description", "")
-    return run_demo(
-        env_fn_from_config(env_config),
-        lambda env: expert_factory(env.task),  # type: ignore[attr-defined]  # a TaskEnv
-        output_dir,
-        cfg,
-        render_env_fn=env_fn_from_config(env_config, render=True),
-        fps=int(env_config.control_hz),
-        task=task_text or env_config.type,
-        env_name=env_config.type,
-    )
-
-
-#: Scripted expert class of each sim task (ENVS name → "module:Class"), built as ``Expert(task)``.
-EXPERTS: dict[str, str] = {"so101_pick_cube": "bricobot.envs.experts:PickCubeExpert"}
+#: The config class of each sim task's scripted expert teleoperator (ENVS name → "module:Class").
+EXPERT_TELEOPS: dict[str, str] = {
+    "so101_pick_cube": "bricobot.teleop.scripted:ScriptedExpertConfig",
+}

@@ -3,10 +3,13 @@
 Policies differ only in ``model.py``; this loop is shared: AdamW/Adam with a learning rate per
 parameter group (vision backbone vs the rest), linear warm-up then optional cosine decay, gradient
 clipping, optional EMA of the weights, bf16 autocast on CUDA, optional ``torch.compile``,
-checkpoints every N steps plus ``last``, exact resume, a validation loss on held-out episodes,
-periodic evaluation in simulation, a progress bar, metrics as JSON lines, a loss-curve PNG, and the
-share of each step spent waiting for data. Launched with ``torchrun``, it trains with DDP (gloo on
-CPU, NCCL on GPU); every process sees its slice of the same global batch.
+checkpoints every N steps and every few minutes plus ``last``, a resumable checkpoint on Ctrl-C or
+SIGTERM, exact resume, a validation loss on held-out episodes, periodic evaluation in simulation, a
+progress bar, metrics as JSON lines, a loss-curve PNG, and the share of each step spent waiting for
+data. Data comes through :mod:`bricobot.training.data` (DataLoader workers; pinned memory and
+non-blocking copies on CUDA; images cross as uint8 and become floats on the device). Launched with
+``torchrun``, it trains with DDP (gloo on CPU, NCCL on GPU); every process sees its slice of the
+same global batch.
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import logging
 import math
 import os
+import signal
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -30,15 +36,11 @@ from torch import nn
 from tqdm import tqdm
 
 from bricobot.errors import BricobotError
-from bricobot.policies.base import Policy, PolicyConfig
-from bricobot.policies.checkpoint import load_policy, make_policy, read_policy_config, save_policy
+from bricobot.policies.base import Policy
+from bricobot.policies.checkpoint import load_policy, make_policy, save_policy
+from bricobot.policies.normalize import policy_stats
 from bricobot.training.config import TrainerConfig
-from bricobot.training.data import (
-    EpisodeData,
-    GlobalBatchSampler,
-    WindowBatcher,
-    features_for_policy,
-)
+from bricobot.training.data import EpochBatchSampler, TrainingData, make_loader
 from bricobot.training.plot import plot_loss_curves
 from bricobot.training.state import (
     PRETRAINED_DIR,
@@ -50,8 +52,19 @@ from bricobot.training.state import (
     save_training_state,
 )
 
+log = logging.getLogger(__name__)
+
 #: ``eval_fn(policy, step) -> metrics`` runs the policy in simulation (rank 0 only).
 EvalFn = Callable[[Policy, int], Mapping[str, float]]
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped training after a resumable checkpoint was saved (``checkpoint``)."""
+
+    def __init__(self, checkpoint: Path | None, step: int) -> None:
+        super().__init__(f"training interrupted at step {step}; checkpoint {checkpoint}")
+        self.checkpoint = checkpoint
+        self.step = step
 
 
 class NonFiniteLossError(BricobotError):
@@ -97,8 +110,19 @@ def resolve_device(name: str, ctx: DistributedContext) -> torch.device:
     if name == "cuda" and ctx.world_size > 1:
         name = f"cuda:{ctx.local_rank}"
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise BricobotError("device=cuda but no CUDA GPU is visible; use device=cpu")
+        raise BricobotError(
+            "trainer.device=cuda but no CUDA GPU is visible to torch: use trainer.device=cpu "
+            "(or auto), or install the CUDA build of torch"
+        )
     return torch.device(name)
+
+
+def default_cpu_threads(data_workers: int) -> int:
+    """Math threads for CPU training: the cores left after the data workers, at most half the
+    machine. A thread pool as wide as the machine collapses (10-50x slower steps) as soon as
+    another process competes for a core; a narrower one loses little when the machine is quiet."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(cpus // 2, cpus - data_workers))
 
 
 def lr_lambda(warmup_steps: int, total_steps: int, cosine: bool) -> Callable[[int], float]:
@@ -144,16 +168,18 @@ def build_optimizer(policy: Policy) -> torch.optim.Optimizer:
 
 
 def train(
-    policy_config: PolicyConfig,
-    data: EpisodeData,
+    data: TrainingData,
     cfg: TrainerConfig,
     output_dir: str | Path,
     *,
     eval_fn: EvalFn | None = None,
     resume_from: str | Path | None = None,
-    stats: Mapping[str, Any] | None = None,
 ) -> TrainResult:
-    """Train ``policy_config`` on ``data`` for ``cfg.steps`` steps (in total, counting a resumed run's)."""
+    """Train ``data.config`` on ``data`` for ``cfg.steps`` steps (in total, counting a resumed run's).
+
+    ``resume_from`` is a checkpoint step directory (``.../checkpoints/last``); the run continues with
+    its weights, optimizer, schedule, EMA, random state and data order.
+    """
     ctx = DistributedContext.from_env()
     started_dist = False
     if ctx.world_size > 1 and not dist.is_initialized():
@@ -161,77 +187,117 @@ def train(
         dist.init_process_group(backend=backend, rank=ctx.rank, world_size=ctx.world_size)
         started_dist = True
     try:
-        return _Run(
-            policy_config, data, cfg, Path(output_dir), eval_fn, resume_from, stats, ctx
-        ).run()
+        return _Run(data, cfg, Path(output_dir), eval_fn, resume_from, ctx).run()
     finally:
         if started_dist:
             dist.destroy_process_group()
 
 
+@contextlib.contextmanager
+def stop_requests() -> Iterator[threading.Event]:
+    """An event set by the first Ctrl-C or SIGTERM (a second Ctrl-C interrupts at once)."""
+    requested = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield requested
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if requested.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        requested.set()
+        print(
+            "\nstopping after this step and saving a resumable checkpoint (Ctrl-C again to "
+            "stop at once, without saving)",
+            flush=True,
+        )
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield requested
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 class _Run:
+    """One training run: the policy, optimizer, schedule, data loader and the loop over steps."""
+
     def __init__(
         self,
-        policy_config: PolicyConfig,
-        data: EpisodeData,
+        data: TrainingData,
         cfg: TrainerConfig,
         output_dir: Path,
         eval_fn: EvalFn | None,
         resume_from: str | Path | None,
-        stats: Mapping[str, Any] | None,
         ctx: DistributedContext,
     ) -> None:
-        self.cfg, self.ctx, self.eval_fn = cfg, ctx, eval_fn
+        self.cfg, self.ctx, self.eval_fn, self.data = cfg, ctx, eval_fn, data
         self.output_dir = output_dir
-        if cfg.num_threads:
-            torch.set_num_threads(cfg.num_threads)
         self.device = resolve_device(cfg.device, ctx)
+        self.workers = data.data_config.workers()
+        self.threads = self._set_threads()
         torch.manual_seed(cfg.seed + ctx.rank)
-        self.train_data, self.val_data = data.split(cfg.val_fraction, cfg.seed)
-        resume_state = None
-        if resume_from is not None:
-            ckpt = Path(resume_from).resolve()
-            policy_config = read_policy_config(ckpt / PRETRAINED_DIR)
-            resume_state = load_training_state(ckpt / STATE_DIR)
-            self.policy = load_policy(ckpt / PRETRAINED_DIR)
-        else:
-            inputs, outputs = features_for_policy(data.features, policy_config)
-            policy_config = policy_config.with_features(inputs, outputs)
-            self.policy = make_policy(
-                policy_config, stats if stats is not None else self.train_data.stats()
-            )
-        self.config = policy_config
-        self.policy.to(self.device)
-        self.batch_size = cfg.batch_size or policy_config.batch_size
-        horizon = len(policy_config.action_delta_indices)
-        short = int((self.train_data.episode_lengths < horizon).sum())
-        if short and ctx.is_main:
-            warnings.warn(
-                f"{short} of {self.train_data.num_episodes} episodes are shorter than the action "
-                f"chunk ({horizon} steps): most of their targets are padding",
-                stacklevel=2,
-            )
-        self.batcher = WindowBatcher(self.train_data, policy_config)
-        self.sampler = GlobalBatchSampler(
-            len(self.batcher), self.batch_size, cfg.seed, ctx.rank, ctx.world_size
+        self.config = data.config
+        self.batch_size = cfg.batch_size or self.config.batch_size
+        self.sampler = EpochBatchSampler(
+            len(data.train), self.batch_size, cfg.seed, ctx.rank, ctx.world_size
         )
+        resume_state = self._load_resume(resume_from)
+        if resume_state is None:
+            self.policy = make_policy(self.config, policy_stats(data.stats, self.config))
+        self.policy.to(self.device)
+        if self.device.type == "cuda" and cfg.channels_last:
+            self.policy.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        self._warn_short_episodes()
         self.optimizer = build_optimizer(self.policy)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer,
-            lr_lambda(policy_config.warmup_steps, cfg.steps, policy_config.cosine_decay),
+            lr_lambda(self.config.warmup_steps, cfg.steps, self.config.cosine_decay),
         )
-        self.ema = EMA(self.policy, policy_config.ema_decay) if policy_config.ema_decay else None
+        self.ema = EMA(self.policy, self.config.ema_decay) if self.config.ema_decay else None
         self.step = 0
         if resume_state is not None:
             self._restore(resume_state)
-        self.model: nn.Module = self.policy
-        if ctx.world_size > 1:
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.model = nn.parallel.DistributedDataParallel(self.policy, device_ids=ids)
-        if cfg.compile:
-            self.model = torch.compile(self.model)  # type: ignore[assignment]
+        self.model = self._wrap_model()
         self.metrics_path = output_dir / "metrics.jsonl"
         self.checkpoints_dir = output_dir / "checkpoints"
+        self.last_save_s = time.monotonic()
+
+    def _set_threads(self) -> int:
+        if self.device.type != "cpu":
+            return torch.get_num_threads()
+        threads = self.cfg.num_threads or default_cpu_threads(self.data.data_config.workers())
+        torch.set_num_threads(threads)
+        return threads
+
+    def _load_resume(self, resume_from: str | Path | None) -> dict[str, Any] | None:
+        if resume_from is None:
+            return None
+        ckpt = Path(resume_from).resolve()
+        state = load_training_state(ckpt / STATE_DIR)
+        self.policy = load_policy(ckpt / PRETRAINED_DIR)
+        return state
+
+    def _warn_short_episodes(self) -> None:
+        horizon = len(self.config.action_delta_indices)
+        meta = self.data.meta
+        lengths = [int(meta.episodes[e]["length"]) for e in self.data.train.episodes]
+        short = sum(n < horizon for n in lengths)
+        if short and self.ctx.is_main:
+            warnings.warn(
+                f"{short} of {len(lengths)} episodes are shorter than the action chunk "
+                f"({horizon} steps): most of their targets are padding",
+                stacklevel=3,
+            )
+
+    def _wrap_model(self) -> nn.Module:
+        model: nn.Module = self.policy
+        if self.ctx.world_size > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            model = nn.parallel.DistributedDataParallel(self.policy, device_ids=ids)
+        if self.cfg.compile:
+            model = torch.compile(model)  # type: ignore[assignment]
+        return model
 
     def _restore(self, state: Mapping[str, Any]) -> None:
         meta = state["meta"]
@@ -260,6 +326,17 @@ class _Run:
             return batch
         return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
 
+    def _loader(self, dataset: Any, batches: Any) -> Any:
+        cfg = self.data.data_config
+        return make_loader(
+            dataset,
+            batches,
+            self.data.batch_keys,
+            self.workers,
+            cfg.prefetch_factor,
+            pin_memory=self.device.type == "cuda",
+        )
+
     def eval_policy(self) -> Policy:
         """The weights evaluation should use: the EMA copy when EMA is on."""
         if self.ema is None:
@@ -277,20 +354,22 @@ class _Run:
 
     @torch.no_grad()
     def validation_loss(self) -> float | None:
-        if self.val_data is None or self.cfg.val_batches == 0:
+        """Mean loss over the same ``val_batches`` batches of held-out episodes every time."""
+        val = self.data.val
+        if val is None or self.cfg.val_batches == 0:
             return None
-        batcher = WindowBatcher(self.val_data, self.config)
-        rows = np.random.default_rng(self.cfg.seed).permutation(len(batcher))
-        per_batch = min(self.batch_size, len(rows))
+        per_batch = min(self.batch_size, len(val))
+        rows = np.random.default_rng(self.cfg.seed).permutation(len(val))
+        n_batches = min(self.cfg.val_batches, max(1, len(rows) // per_batch))
+        batches = [rows[i * per_batch : (i + 1) * per_batch].tolist() for i in range(n_batches)]
         losses = []
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.cfg.seed)
             was_training = self.policy.training
             self.policy.eval()
-            for i in range(min(self.cfg.val_batches, max(1, len(rows) // per_batch))):
-                batch = self._to_device(batcher.batch(rows[i * per_batch : (i + 1) * per_batch]))
+            for batch in make_loader(val, batches, self.data.batch_keys, 0):
                 with self._autocast():
-                    loss, _ = self.policy(batch)
+                    loss, _ = self.policy(self._to_device(batch))
                 losses.append(float(loss))
             self.policy.train(was_training)
         return float(np.mean(losses))
@@ -308,43 +387,142 @@ class _Run:
                 scheduler=self.scheduler,
                 ema_state=self.ema.shadow if self.ema else None,
                 step=self.step,
-                sampler_state=self.sampler.state_dict(),
+                sampler_state=self.sampler.state_dict(self.step),
             )
             point_last(self.checkpoints_dir, step_dir)
             plot_loss_curves(self.metrics_path, self.output_dir / "loss_curve.png")
         if self.ctx.world_size > 1:
             dist.barrier()
+        self.last_save_s = time.monotonic()
         return step_dir
 
-    def _batches(self) -> Iterator[tuple[dict[str, torch.Tensor], np.ndarray, int, int, float]]:
+    def _batches(self) -> Iterator[tuple[dict[str, torch.Tensor], float]]:
+        """Batches on the device, each with the seconds the loop waited for it."""
+        self.sampler.start_batch = self.step
+        loader = iter(self._loader(self.data.train, self.sampler))
         while True:
             t0 = time.perf_counter()
-            rows, epoch, index = self.sampler.next()
-            batch = self._to_device(self.batcher.batch(rows))
-            yield batch, rows, epoch, index, time.perf_counter() - t0
+            batch = self._to_device(next(loader))
+            yield batch, time.perf_counter() - t0
 
     # ------------------------------------------------------------------ loop
 
-    def run(self) -> TrainResult:
-        cfg = self.cfg
-        result = TrainResult(self.output_dir, None, self.step, metrics_path=self.metrics_path)
-        if self.ctx.is_main:
-            self.output_dir.mkdir(parents=True, exist_ok=True)
-            n_params = sum(p.numel() for p in self.policy.parameters())
-            self._log(
-                {
-                    "event": "start",
-                    "step": self.step,
-                    "policy": self.config.type,
-                    "parameters": n_params,
-                    "train_episodes": self.train_data.num_episodes,
-                    "val_episodes": self.val_data.num_episodes if self.val_data else 0,
-                    "train_frames": self.train_data.num_frames,
-                    "batch_size": self.batch_size,
-                    "world_size": self.ctx.world_size,
-                    "device": str(self.device),
-                }
+    def _start_record(self) -> dict[str, Any]:
+        return {
+            "event": "start",
+            "step": self.step,
+            "policy": self.config.type,
+            "parameters": sum(p.numel() for p in self.policy.parameters()),
+            "train_episodes": len(self.data.train.episodes),
+            "val_episodes": len(self.data.val.episodes) if self.data.val else 0,
+            "train_frames": len(self.data.train),
+            "batch_size": self.batch_size,
+            "world_size": self.ctx.world_size,
+            "device": str(self.device),
+            "cpu_threads": self.threads,
+            "data_workers": self.workers,
+            "frame_cache": self.data.data_config.frame_cache,
+        }
+
+    def _announce(self) -> None:
+        if not self.ctx.is_main:
+            return
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        record = self._start_record()
+        self._log(record)
+        source = "the frame cache" if record["frame_cache"] else "video"
+        print(
+            f"training {self.config.type} ({record['parameters'] / 1e6:.1f}M parameters) on "
+            f"{record['train_frames']} frames of {record['train_episodes']} episodes "
+            f"({record['val_episodes']} held out) from {source}; device {self.device}, "
+            f"{self.threads} math threads, {self.workers} data workers; output {self.output_dir}",
+            flush=True,
+        )
+
+    def _train_step(self, batch: dict[str, torch.Tensor]) -> tuple[float, dict[str, float]]:
+        """One optimizer step; returns the loss and the metrics to log."""
+        with self._autocast():
+            loss, metrics = self.model(batch)
+        if not torch.isfinite(loss):
+            self._raise_non_finite(loss, batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(
+            self.policy.parameters(), self.config.grad_clip_norm
+        )
+        self.optimizer.step()
+        self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update(self.policy, self.step)
+        self.step += 1
+        return float(loss.detach()), {"grad_norm": float(grad_norm), **metrics}
+
+    def _raise_non_finite(self, loss: torch.Tensor, batch: dict[str, torch.Tensor]) -> None:
+        frames = list(
+            zip(
+                batch["episode_index"].cpu().tolist(),
+                batch["frame_index"].cpu().tolist(),
+                strict=True,
             )
+        )
+        epoch = self.sampler.epoch_of(self.step)
+        raise NonFiniteLossError(
+            f"loss is {float(loss.detach())} at step {self.step} (epoch {epoch}); batch frames "
+            f"(episode, frame): {frames[:16]}. Training stopped: check those frames for NaN/inf "
+            "values, or lower the learning rate."
+        )
+
+    def _flush_window(self, window: dict[str, list[float]], bar: Any) -> None:
+        record = {k: float(np.mean(v)) for k, v in window.items()}
+        record["data_wait_share"] = sum(window["data_wait_s"]) / max(1e-9, sum(window["step_s"]))
+        for group in self.optimizer.param_groups:
+            record[f"lr/{group.get('name', 'main')}"] = group["lr"]
+        self._log({"step": self.step, "epoch": self.sampler.epoch_of(self.step), **record})
+        bar.set_postfix(
+            loss=f"{record['loss']:.4f}", data=f"{100 * record['data_wait_share']:.0f}%"
+        )
+        window.clear()
+
+    def _periodic(self, result: TrainResult) -> None:
+        """Validation, evaluation and checkpoints that are due after this step."""
+        cfg, step = self.cfg, self.step
+        if cfg.val_every and step % cfg.val_every == 0 and self.ctx.is_main:
+            self._validate(result)
+        if cfg.eval_every and self.eval_fn and step % cfg.eval_every == 0 and self.ctx.is_main:
+            with torch.random.fork_rng(devices=[]):
+                scores = self.eval_fn(self.eval_policy(), step)
+            self._log({"step": step, **{f"eval/{k}": v for k, v in scores.items()}})
+        overdue = (
+            cfg.save_every_min > 0 and time.monotonic() - self.last_save_s > 60 * cfg.save_every_min
+        )
+        if self.ctx.world_size > 1:  # every rank must agree to enter save()'s barrier
+            flag = torch.tensor([int(overdue)])
+            dist.broadcast(flag, 0)
+            overdue = bool(flag.item())
+        if (cfg.save_every and step % cfg.save_every == 0) or overdue:
+            result.last_checkpoint = self.save()
+
+    def _validate(self, result: TrainResult) -> None:
+        val = self.validation_loss()
+        if val is not None:
+            result.val_losses.append((self.step, val))
+            self._log({"step": self.step, "val_loss": val})
+
+    def run(self) -> TrainResult:
+        result = TrainResult(self.output_dir, None, self.step, metrics_path=self.metrics_path)
+        self._announce()
+        with stop_requests() as stop:
+            self._loop(result, stop)
+            if stop.is_set():
+                checkpoint = self.save()
+                print(f"saved a resumable checkpoint at step {self.step}: {checkpoint}", flush=True)
+                raise TrainingInterrupted(checkpoint, self.step)
+        self._finish(result)
+        return result
+
+    def _loop(self, result: TrainResult, stop: threading.Event) -> None:
+        """Steps until ``cfg.steps`` or a stop request; fills ``result``'s losses and timing."""
+        cfg = self.cfg
         bar = tqdm(
             total=cfg.steps,
             initial=self.step,
@@ -354,41 +532,18 @@ class _Run:
         )
         window: dict[str, list[float]] = {}
         total_wait = total_time = 0.0
-        run_start = time.perf_counter()
-        steps_run = 0
+        run_start, first_step = time.perf_counter(), self.step
         batches = self._batches()
         self.policy.train()
-        while self.step < cfg.steps:
+        while self.step < cfg.steps and not stop.is_set():
             t_start = time.perf_counter()
-            batch, rows, epoch, index, wait_s = next(batches)
-            with self._autocast():
-                loss, metrics = self.model(batch)
-            if not torch.isfinite(loss):
-                frames = self.train_data.locate(rows.tolist())
-                raise NonFiniteLossError(
-                    f"loss is {float(loss.detach())} at step {self.step} (epoch {epoch}, batch {index}); "
-                    f"batch frames (episode, frame): {frames[:16]}. Training stopped: check those "
-                    "frames for NaN/inf values, or lower the learning rate."
-                )
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(
-                self.policy.parameters(), self.config.grad_clip_norm
-            )
-            self.optimizer.step()
-            self.scheduler.step()
-            if self.ema is not None:
-                self.ema.update(self.policy, self.step)
-            self.step += 1
-            steps_run += 1
+            batch, wait_s = next(batches)
+            loss, metrics = self._train_step(batch)
             step_s = time.perf_counter() - t_start
-            total_wait += wait_s
-            total_time += step_s
-            loss_value = float(loss.detach())
-            result.losses.append(loss_value)
+            total_wait, total_time = total_wait + wait_s, total_time + step_s
+            result.losses.append(loss)
             for key, value in {
-                "loss": loss_value,
-                "grad_norm": float(grad_norm),
+                "loss": loss,
                 "data_wait_s": wait_s,
                 "step_s": step_s,
                 **metrics,
@@ -396,58 +551,30 @@ class _Run:
                 window.setdefault(key, []).append(float(value))
             bar.update(1)
             if cfg.log_every and self.step % cfg.log_every == 0:
-                record = {k: float(np.mean(v)) for k, v in window.items()}
-                record["data_wait_share"] = sum(window["data_wait_s"]) / max(
-                    1e-9, sum(window["step_s"])
-                )
-                for group in self.optimizer.param_groups:
-                    record[f"lr/{group.get('name', 'main')}"] = group["lr"]
-                self._log({"step": self.step, "epoch": epoch, **record})
-                bar.set_postfix(
-                    loss=f"{record['loss']:.4f}", data=f"{100 * record['data_wait_share']:.0f}%"
-                )
-                window = {}
-            if cfg.val_every and self.step % cfg.val_every == 0 and self.ctx.is_main:
-                val = self.validation_loss()
-                if val is not None:
-                    result.val_losses.append((self.step, val))
-                    self._log({"step": self.step, "val_loss": val})
-            if (
-                cfg.eval_every
-                and self.eval_fn
-                and self.step % cfg.eval_every == 0
-                and self.ctx.is_main
-            ):
-                with torch.random.fork_rng(devices=[]):
-                    scores = self.eval_fn(self.eval_policy(), self.step)
-                self._log({"step": self.step, **{f"eval/{k}": v for k, v in scores.items()}})
-            if cfg.save_every and self.step % cfg.save_every == 0:
-                result.last_checkpoint = self.save()
+                self._flush_window(window, bar)
+            self._periodic(result)
         bar.close()
+        result.data_wait_share = total_wait / max(1e-9, total_time)
+        result.steps_per_s = (self.step - first_step) / max(1e-9, time.perf_counter() - run_start)
+
+    def _finish(self, result: TrainResult) -> None:
+        """Final validation and checkpoint (unless this step's was just written), summary, plot."""
         if result.last_checkpoint is None or not result.last_checkpoint.name.endswith(
             f"{self.step:06d}"
         ):
-            if cfg.val_every and self.ctx.is_main and not result.val_losses:
-                val = self.validation_loss()
-                if val is not None:
-                    result.val_losses.append((self.step, val))
-                    self._log({"step": self.step, "val_loss": val})
+            if self.cfg.val_every and self.ctx.is_main and not result.val_losses:
+                self._validate(result)
             result.last_checkpoint = self.save()
-        elapsed = time.perf_counter() - run_start
         result.step = self.step
-        result.data_wait_share = total_wait / max(1e-9, total_time)
-        result.steps_per_s = steps_run / max(1e-9, elapsed)
         self._log(
             {
                 "event": "end",
                 "step": self.step,
                 "steps_per_s": result.steps_per_s,
                 "data_wait_share": result.data_wait_share,
-                "elapsed_s": elapsed,
             }
         )
         if self.ctx.is_main:
             result.plot_path = plot_loss_curves(
                 self.metrics_path, self.output_dir / "loss_curve.png"
             )
-        return result

@@ -10,7 +10,7 @@ from bricobot.policies.base import PolicyConfig
 
 @dataclass
 class ACTConfig(PolicyConfig):
-    """Action Chunking with Transformers: a CVAE over action chunks, ResNet18 per camera."""
+    """Action Chunking with Transformers: a CVAE over action chunks, one ResNet18 for all cameras."""
 
     type: str = "act"
     #: Actions predicted per inference (the chunk), and how many of them are executed before
@@ -30,9 +30,11 @@ class ACTConfig(PolicyConfig):
     kl_weight: float = 10.0
     pre_norm: bool = False
     feedforward_activation: str = "relu"
-    #: ResNet18 stage width (64 = standard; 16/32 = narrow for CPUs) and its normalization.
+    #: ResNet18 stage width (64 = standard; 16/32 = narrow for CPUs) and its normalization:
+    #: ``batch`` when training from scratch; ``frozen_batch`` (the paper's) only with pretrained
+    #: weights, whose images are then normalized with ImageNet statistics.
     backbone_width: int = 64
-    backbone_norm: str = "frozen_batch"
+    backbone_norm: str = "batch"
     #: Skip the stem's max-pool, for small (≤ 96 px) images.
     backbone_small_input: bool = False
     #: Local safetensors file with torchvision-named ResNet18 weights (ImageNet), or None.
@@ -61,6 +63,11 @@ class ACTConfig(PolicyConfig):
             raise ValueError("dim_model must be even (2D sinusoidal position embeddings)")
         if self.backbone_norm not in NORM_KINDS:
             raise ValueError(f"backbone_norm must be one of {', '.join(NORM_KINDS)}")
+        if self.backbone_norm == "frozen_batch" and not self.pretrained_backbone_path:
+            raise ValueError(
+                "backbone_norm: frozen_batch freezes BatchNorm statistics, which only fits "
+                "pretrained weights: set pretrained_backbone_path or use backbone_norm: batch"
+            )
         if self.feedforward_activation not in ("relu", "gelu"):
             raise ValueError("feedforward_activation must be 'relu' or 'gelu'")
         if self.n_encoder_layers < 1 or self.n_decoder_layers < 1:

@@ -20,8 +20,9 @@ from torch.nn import functional as F
 
 from bricobot.policies.act.config import ACTConfig
 from bricobot.policies.backbones import ResNet18, load_backbone_weights
-from bricobot.policies.base import ACTION_KEY, STATE_KEY, Policy, resize_images
+from bricobot.policies.base import ACTION_KEY, STATE_KEY, Policy
 from bricobot.policies.normalize import Normalizer
+from bricobot.policies.preprocessing import prepare_images
 
 
 class ACT(Policy):
@@ -52,8 +53,8 @@ class ACT(Policy):
             self.ensembler.reset()
 
     def _prepare(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        batch = self.normalize_inputs(batch)
-        return resize_images(batch, self.config)
+        """Images to float at the model's size (augmented while training), then normalized."""
+        return self.normalize_inputs(prepare_images(batch, self.config, self.training))
 
     def forward(self, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:  # type: ignore[override]
         """``batch``: inputs ``(B, ...)``, ``action`` ``(B, S, A)``, ``action_is_pad`` ``(B, S)``."""
@@ -133,7 +134,8 @@ class TemporalEnsembler:
 
 
 class ACTModel(nn.Module):
-    """The network: CVAE encoder, per-camera ResNet18, transformer encoder–decoder, action head."""
+    """The network: CVAE encoder, one ResNet18 shared by all cameras, transformer encoder–decoder,
+    action head (as the original ACT code and LeRobot: ``backbones[0]`` serves every camera)."""
 
     def __init__(self, config: ACTConfig) -> None:
         super().__init__()
@@ -152,16 +154,13 @@ class ACTModel(nn.Module):
             self.register_buffer(
                 "vae_encoder_pos_enc", sinusoidal_1d(n_vae_tokens, d).unsqueeze(0), persistent=False
             )
-        # One ResNet18 per camera; the name "backbone" puts them in the backbone_lr group.
-        self.backbone = nn.ModuleDict()
+        # One ResNet18 for every camera; the name "backbone" puts it in the backbone_lr group.
         if self.image_keys:
-            for key in self.image_keys:
-                trunk = ResNet18(
-                    config.backbone_width, config.backbone_norm, config.backbone_small_input
-                )
-                if config.pretrained_backbone_path:
-                    load_backbone_weights(trunk, config.pretrained_backbone_path)
-                self.backbone[key.replace(".", "_")] = trunk
+            self.backbone = ResNet18(
+                config.backbone_width, config.backbone_norm, config.backbone_small_input
+            )
+            if config.pretrained_backbone_path:
+                load_backbone_weights(self.backbone, config.pretrained_backbone_path)
             self.encoder_img_feat_input_proj = nn.Conv2d(8 * config.backbone_width, d, 1)
         self.encoder = TransformerEncoder(config, config.n_encoder_layers)
         self.decoder = TransformerDecoder(config)
@@ -216,7 +215,7 @@ class ACTModel(nn.Module):
             tokens.append(self.encoder_state_input_proj(state).unsqueeze(1))
         pos = [self.encoder_1d_pos_embed.weight.unsqueeze(0).expand(b, -1, -1)]  # (B, n1d, D)
         for key in self.image_keys:
-            feat = self.backbone[key.replace(".", "_")](batch[key])  # (B, C, h, w)
+            feat = self.backbone(batch[key])  # (B, C, h, w)
             feat = self.encoder_img_feat_input_proj(feat)  # (B, D, h, w)
             img_pos = sinusoidal_2d(feat.shape[-2], feat.shape[-1], cfg.dim_model, feat.device)
             tokens.append(rearrange(feat, "b d h w -> b (h w) d"))

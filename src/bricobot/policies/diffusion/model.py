@@ -24,9 +24,10 @@ from bricobot.policies.backbones import (
     feature_map_hw,
     load_backbone_weights,
 )
-from bricobot.policies.base import ACTION_KEY, STATE_KEY, Policy, resize_images
+from bricobot.policies.base import ACTION_KEY, STATE_KEY, Policy
 from bricobot.policies.diffusion.config import DiffusionConfig
 from bricobot.policies.normalize import Normalizer
+from bricobot.policies.preprocessing import model_image_hw, prepare_images
 
 
 class DiffusionPolicy(Policy):
@@ -55,7 +56,7 @@ class DiffusionPolicy(Policy):
 
     def _global_cond(self, batch: dict[str, Tensor]) -> Tensor:
         """Inputs with a time axis ``(B, T_obs, ...)`` → condition ``(B, T_obs · F)``."""
-        batch = resize_images(self.normalize_inputs(batch), self.config)
+        batch = self.normalize_inputs(prepare_images(batch, self.config, self.training))
         feats = self.obs_encoder(batch)  # (B, T_obs, F)
         return rearrange(feats, "b t f -> b (t f)")
 
@@ -157,9 +158,7 @@ class ObservationEncoder(nn.Module):
         self.has_state = STATE_KEY in config.input_features
         self.cameras = nn.ModuleDict()
         for key in self.image_keys:
-            shape = config.input_features[key].shape
-            hw = tuple(config.image_size) if config.image_size else (shape[0], shape[1])
-            self.cameras[key.replace(".", "_")] = CameraEncoder(config, (int(hw[0]), int(hw[1])))
+            self.cameras[key.replace(".", "_")] = CameraEncoder(config, model_image_hw(config, key))
         self.out_dim = (
             config.state_dim + len(self.image_keys) * 2 * config.spatial_softmax_num_keypoints
         )
