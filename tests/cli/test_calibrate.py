@@ -7,7 +7,10 @@ from pathlib import Path
 import pytest
 
 from bricobot.cli.calibrate import CalibrateCommandConfig, run
+from bricobot.cli.main import main
+from bricobot.emulation import VirtualBus, VirtualServo
 from bricobot.motors.calibration import load_calibration
+from bricobot.motors.spec import load_motors_spec
 
 
 def test_virtual_calibration_from_answers_file(tmp_path: Path) -> None:
@@ -62,3 +65,31 @@ def test_rejected_calibration_says_why(tmp_path: Path, capsys: pytest.CaptureFix
     assert run(cfg) == 1
     assert "'wrist_flex' (id 4)" in capsys.readouterr().err
     assert not (tmp_path / "x.json").exists()
+
+
+@pytest.mark.parametrize("robot", ["robot=so101", "+robot=so101"])
+def test_readme_command_line_robot_so101_calibrates(robot: str, tmp_path: Path) -> None:
+    """``robot=so101`` as printed in the README (and the ``+robot=`` form Hydra used to suggest)
+    names the motors.yaml, runs the guided calibration and writes the file."""
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("sweep_steps: 4\n")
+    out = tmp_path / "so101.json"
+    args = [robot, "virtual=true", f"answers_file={answers}", f"output={out}"]
+    assert main(["calibrate", *args]) == 0
+    assert set(load_calibration(out)) == {m.name for m in load_motors_spec("so101").motors}
+
+
+def test_readme_command_line_reaches_the_arm_on_its_port(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``robot=so101 port=<pty>`` connects to the bus there (an arm nobody moves is refused)."""
+    spec = load_motors_spec("so101")
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("sweep_s: 0.2\n")
+    servos = [VirtualServo(m.model, m.id, baudrate=spec.baudrate) for m in spec.motors]
+    with VirtualBus(servos) as vbus:
+        args = ["robot=so101", f"port={vbus.port}", f"answers_file={answers}"]
+        code = main(["calibrate", *args, f"output={tmp_path / 'x.json'}"])
+    out, err = capsys.readouterr()
+    assert code == 1 and "zero pose" in out.lower()
+    assert "'shoulder_pan' (id 1)" in err

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
-import pytest
 from tests.fakes.policy_batches import make_features, make_stats, tiny_act_config
 
 from bricobot.cli.eval import main
@@ -14,16 +14,16 @@ from bricobot.policies.checkpoint import make_policy, save_policy
 ENV = ["env=so101_pick_cube", "env.cameras=[front]", "env.image_height=32", "env.image_width=32"]
 
 
-def checkpoint(tmp_path: Path, cameras: tuple[str, ...] = ("front",)) -> Path:
+def checkpoint(tmp_path: Path, cameras: tuple[str, ...] = ("front",), name: str = "ckpt") -> Path:
     inputs, outputs = make_features(cameras=cameras, image_hw=(32, 32))
     cfg = tiny_act_config(input_features=inputs, output_features=outputs)
-    return save_policy(make_policy(cfg, make_stats(inputs, outputs)), tmp_path / "ckpt")
+    return save_policy(make_policy(cfg, make_stats(inputs, outputs)), tmp_path / name)
 
 
 def test_eval_writes_per_episode_results_and_a_video(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "eval"
     args = [
-        f"policy.path={checkpoint(tmp_path)}",
+        f"policy_path={checkpoint(tmp_path)}",
         *ENV,
         "env.episode_length=4",
         "eval.episodes=3",
@@ -43,7 +43,7 @@ def test_eval_writes_per_episode_results_and_a_video(tmp_path: Path, capsys) -> 
 
 def test_eval_refuses_a_policy_whose_camera_the_env_lacks(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     args = [
-        f"policy.path={checkpoint(tmp_path, cameras=('wrist',))}",
+        f"policy_path={checkpoint(tmp_path, cameras=('wrist',))}",
         *ENV,
         "eval.episodes=1",
         "eval.progress=false",
@@ -53,6 +53,25 @@ def test_eval_refuses_a_policy_whose_camera_the_env_lacks(tmp_path: Path, capsys
     assert "observation.images.wrist" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("args", [["env=so101_pick_cube"], ["policy.path=x"]])
-def test_eval_needs_a_checkpoint_and_an_env(args: list[str], tmp_path: Path) -> None:
-    assert main([*args, f"output_dir={tmp_path}"]) == 2
+def test_eval_needs_a_checkpoint(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["env=so101_pick_cube", f"output_dir={tmp_path}"]) == 2
+    assert "policy_path=" in capsys.readouterr().err
+
+
+def test_eval_takes_the_training_run_folder(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The run folder ``train`` writes (outputs/train/<time>) is enough: its checkpoints/last."""
+    run = tmp_path / "run"
+    checkpoint(tmp_path, name="run/checkpoints/000004/pretrained_model")
+    os.symlink("000004", run / "checkpoints" / "last")
+    args = [f"policy_path={run}", *ENV, "env.episode_length=2", "eval.episodes=1"]
+    args += ["eval.videos=0", "eval.progress=false", f"output_dir={tmp_path / 'eval'}"]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["episodes"] == 1
+
+
+def test_a_folder_that_is_no_checkpoint_is_named(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "nothing"
+    folder.mkdir()
+    assert main([f"policy_path={folder}", f"output_dir={tmp_path / 'eval'}"]) == 1
+    err = capsys.readouterr().err
+    assert f"{folder} is not a checkpoint" in err and "checkpoints/last/pretrained_model" in err

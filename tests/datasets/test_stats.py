@@ -66,3 +66,39 @@ def test_subsampled_image_stats_stay_close() -> None:
 
 def test_non_finite_stats_are_named() -> None:
     assert non_finite_stats({"a": {"mean": np.array([1.0, np.nan])}}) == ["a/mean"]
+
+
+def test_image_min_max_are_exact_even_for_a_single_bright_pixel() -> None:
+    from bricobot.datasets.stats import ImageStatsAccumulator
+
+    acc = ImageStatsAccumulator(target_pixels=100)  # a coarse subsample would miss one pixel
+    image = np.full((480, 640, 3), 60, np.uint8)
+    image[123, 457] = (238, 10, 200)
+    acc.add(image)
+    stats = acc.result()
+    np.testing.assert_allclose(stats["max"].reshape(3), np.array([238, 60, 200]) / 255)
+    np.testing.assert_allclose(stats["min"].reshape(3), np.array([60, 10, 60]) / 255)
+
+
+def test_missing_stats_are_computed_once_and_committed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from bricobot.datasets.metadata import DatasetMeta
+    from bricobot.datasets.stats_file import training_stats
+    from tests.fakes.policy_dataset import write_dataset
+
+    root = write_dataset(tmp_path / "ds", episodes=2, length=8)
+    original = json.loads((root / "meta/stats.json").read_text())
+    broken = dict(original)
+    del broken["action"]
+    broken["observation.state"] = {**original["observation.state"], "mean": [float("nan")] * 6}
+    (root / "meta/stats.json").write_text(json.dumps(broken))
+    keys = ["observation.state", "action", "observation.images.front"]
+    stats = training_stats(DatasetMeta.load(root), keys, progress=False)
+    for key in ("observation.state", "action"):
+        np.testing.assert_allclose(stats[key]["mean"], original[key]["mean"], rtol=1e-6)
+        np.testing.assert_allclose(stats[key]["std"], original[key]["std"], rtol=1e-6)
+    committed = json.loads((root / "meta/stats.json").read_text())
+    assert "action" in committed and np.isfinite(committed["observation.state"]["mean"]).all()
+    # The next run reads the file as it is: no recomputation.
+    assert DatasetMeta.load(root).stats["action"]["mean"].tolist() == committed["action"]["mean"]

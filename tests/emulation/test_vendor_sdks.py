@@ -2,33 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import dynamixel_sdk as dxl
 import scservo_sdk as scs
 
 from bricobot.emulation import VirtualBus, VirtualServo
-
-#: The vendor SDKs wait a fixed ~34 ms for a reply. On a loaded 2-core CI machine the emulator
-#: thread (same process, same GIL) can miss that now and then; a wrong answer would repeat.
-TRIES = 5
-
-
-def until_ok(call, success_code, port=None):  # type: ignore[no-untyped-def]
-    """Call an SDK transaction until its result code says success (at most TRIES times).
-
-    Between tries, a late reply to the timed-out request is drained so that the next request
-    does not read it as its own answer.
-    """
-    for _ in range(TRIES):
-        result = call()
-        code = result if isinstance(result, int) else result[-2] if len(result) == 3 else result[0]
-        if code == success_code:
-            break
-        if port is not None:
-            time.sleep(0.1)
-            port.ser.reset_input_buffer()
-    return result
+from tests.emulation.sdk_session import until_ok
 
 
 def test_feetech_sdk_against_emulator() -> None:
@@ -57,7 +35,8 @@ def test_feetech_sdk_against_emulator() -> None:
         for i in range(1, 7):
             writer.addParam(i, [scs.SCS_LOBYTE(1000 + i), scs.SCS_HIBYTE(1000 + i)])
         assert writer.txPacket() == scs.COMM_SUCCESS
-        ph.ping(port, 1)  # a round trip: the broadcast (no reply) has been served before it
+        # A round trip: the broadcast (no reply) has been served before it is answered.
+        assert until_ok(lambda: ph.ping(port, 1), scs.COMM_SUCCESS, port)[1] == scs.COMM_SUCCESS
         for i in range(1, 7):
             vbus.servo(i).set_present(1000 + i)
 
@@ -105,7 +84,8 @@ def test_dynamixel_sdk_against_emulator() -> None:
         for i in range(2, 7):
             writer.addParam(i, list((1500 + i).to_bytes(4, "little")))
         assert writer.txPacket() == dxl.COMM_SUCCESS
-        ph.ping(port, 1)  # a round trip: the broadcast (no reply) has been served before it
+        # A round trip: the broadcast (no reply) has been served before it is answered.
+        assert until_ok(lambda: ph.ping(port, 1), dxl.COMM_SUCCESS, port)[1] == dxl.COMM_SUCCESS
         assert [vbus.servo(i).goal_position for i in range(2, 7)] == [1500 + i for i in range(2, 7)]
 
         reader = dxl.GroupSyncRead(port, ph, 132, 4)

@@ -11,8 +11,8 @@ from bricobot.robots.base import Robot
 from tests.fakes.policy_batches import make_stats
 
 
-def tiny_act(robot: Robot, chunk_size: int = 5) -> Policy:
-    """An untrained ACT whose features are ``robot``'s."""
+def tiny_act(robot: Robot, chunk_size: int = 5, image_size: list[int] | None = None) -> Policy:
+    """An untrained ACT whose features are ``robot``'s (seeing images at ``image_size``, if given)."""
     state = [k for k, v in robot.observation_features.items() if not isinstance(v, tuple)]
     inputs = {"observation.state": FeatureConfig(shape=[len(state)], names=state)}
     for name in robot.camera_names:
@@ -32,10 +32,13 @@ def tiny_act(robot: Robot, chunk_size: int = 5) -> Policy:
         n_decoder_layers=1,
         use_vae=False,
         backbone_width=8,
+        image_size=image_size or [],
     )
     return make_policy(config, make_stats(inputs, outputs))
 
 
-def tiny_act_checkpoint(robot: Robot, directory: Path, chunk_size: int = 5) -> Path:
+def tiny_act_checkpoint(
+    robot: Robot, directory: Path, chunk_size: int = 5, image_size: list[int] | None = None
+) -> Path:
     """Save :func:`tiny_act` for ``robot`` in ``directory``; return the checkpoint folder."""
-    return save_policy(tiny_act(robot, chunk_size), directory)
+    return save_policy(tiny_act(robot, chunk_size, image_size), directory)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from bricobot.policies.checkpoint import (
     check_features,
     load_policy,
     make_policy,
+    resolve_checkpoint,
     save_policy,
 )
 
@@ -121,3 +123,54 @@ def test_image_shape_mismatch_is_refused() -> None:
         FeatureMismatchError, match=r"observation\.images\.front: shape \(32, 32, 3\)"
     ):
         check_features(cfg.all_features(), env)
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    """A training run's layout: checkpoints/<step>/pretrained_model and ``last`` → the newest."""
+    cfg = tiny_act_config()
+    policy = make_policy(cfg, make_stats(cfg.input_features, cfg.output_features))
+    run = tmp_path / "outputs" / "train" / "20250101-120000"
+    for step in ("002000", "004000"):
+        save_policy(policy, run / "checkpoints" / step / "pretrained_model")
+    os.symlink("004000", run / "checkpoints" / "last")
+    return run
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "",
+        "checkpoints",
+        "checkpoints/last",
+        "checkpoints/004000",
+        "checkpoints/last/pretrained_model",
+        "checkpoints/004000/pretrained_model",
+    ],
+)
+def test_every_path_convention_resolves_to_the_pretrained_model(run_dir: Path, given: str) -> None:
+    resolved = resolve_checkpoint(run_dir / given)
+    assert resolved.name == "pretrained_model"
+    assert resolved.resolve() == (run_dir / "checkpoints/004000/pretrained_model").resolve()
+    assert load_policy(run_dir / given).config.type == "act"
+
+
+def test_an_older_step_stays_that_step(run_dir: Path) -> None:
+    resolved = resolve_checkpoint(run_dir / "checkpoints" / "002000")
+    assert resolved == run_dir / "checkpoints" / "002000" / "pretrained_model"
+
+
+def test_a_folder_that_is_no_checkpoint_lists_what_was_looked_for(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError) as info:
+        resolve_checkpoint(tmp_path / "empty")
+    message = str(info.value)
+    assert f"{tmp_path / 'empty'} is not a checkpoint" in message
+    for looked in ("empty/config.json", "empty/pretrained_model/config.json"):
+        assert looked in message
+    assert "empty/checkpoints/last/pretrained_model/config.json" in message
+
+
+def test_a_missing_path_says_so(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match=r"nowhere does not exist"):
+        load_policy(tmp_path / "nowhere")

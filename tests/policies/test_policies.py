@@ -117,3 +117,25 @@ def test_predicted_actions_are_in_robot_units() -> None:
     # make_stats: action mean 10, std 20; an untrained model predicts O(1) normalized values.
     assert actions.mean().abs().item() == pytest.approx(10.0, abs=40.0)
     assert actions.abs().max().item() > 1.0
+
+
+def test_act_shares_one_backbone_across_cameras_as_published() -> None:
+    from bricobot.policies.checkpoint import make_policy
+    from bricobot.policies.presets import load_preset
+    from tests.fakes.policy_batches import make_features
+
+    inputs, outputs = make_features(cameras=("front", "wrist"), image_hw=(480, 640))
+    policy = make_policy(load_preset("act").with_features(inputs, outputs))
+    backbones = [n for n, m in policy.named_modules() if n.endswith("backbone")]
+    assert backbones == ["model.backbone"]
+    n_params = sum(p.numel() for p in policy.parameters())
+    assert 51.4e6 < n_params < 51.8e6  # LeRobot's ACT: 51.6M
+
+
+def test_frozen_batch_norm_needs_pretrained_weights() -> None:
+    import pytest
+
+    from bricobot.policies.act.config import ACTConfig
+
+    with pytest.raises(ValueError, match="pretrained_backbone_path"):
+        ACTConfig(backbone_norm="frozen_batch")

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -45,19 +46,20 @@ def compose_config(config_name: str, schema: type | None, overrides: Sequence[st
         ConfigStore.instance().store(name=f"{config_name}_schema", node=schema)
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        group_overrides = [o for o in overrides if _override_key(o) in GROUPS]
         try:
+            plain, overrides = _split_plain_values(schema, overrides)
+            group_overrides = [o for o in overrides if _override_key(o) in GROUPS]
             base = compose(config_name=config_name, overrides=group_overrides)
+            for override in overrides:
+                if override in group_overrides or override.startswith(("+", "~")):
+                    continue
+                _check_key(base, _override_key(override))
+            cfg = compose(config_name=config_name, overrides=list(overrides))
+            for key, value in plain.items():
+                cfg[key] = value
         except (HydraException, OmegaConfBaseException) as exc:
             raise CommandLineError(_explain(exc)) from None
-        for override in overrides:
-            if override in group_overrides or override.startswith(("+", "~")):
-                continue
-            _check_key(base, _override_key(override))
-        try:
-            return compose(config_name=config_name, overrides=list(overrides))
-        except (HydraException, OmegaConfBaseException) as exc:
-            raise CommandLineError(_explain(exc)) from None
+    return cfg
 
 
 def to_typed(cfg: DictConfig, schema: type[T]) -> T:
@@ -122,14 +124,7 @@ def help_text(
         lines += ["  " + line for line in OmegaConf.to_yaml(cfg).splitlines()]
     except CommandLineError as exc:
         lines += [f"(config does not compose: {exc})"]
-    # A group applies when its field is filled by a preset (``Any = MISSING`` or a nested config),
-    # not when a field of the same name holds a plain value (e.g. calibrate's ``robot: so101``).
-    preset_fields = {
-        f.name
-        for f in dataclasses.fields(schema)
-        if f.default == "???" or f.default_factory is not dataclasses.MISSING
-    }
-    groups = [g for g in GROUPS if g in preset_fields]
+    groups = [g for g in GROUPS if g in preset_fields(schema)]
     if groups:
         lines += ["", "Presets (choose with group=name):"]
         for group in groups:
@@ -141,6 +136,43 @@ def preset_names(group: str) -> list[str]:
     """Names of the YAML presets in ``hydra_configs/<group>/``."""
     folder = config_dir() / group
     return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def preset_fields(schema: type) -> set[str]:
+    """Fields of ``schema`` that a preset fills (``Any = MISSING`` or a nested config).
+
+    A field of the same name as a group that holds a plain value (calibrate's ``robot: so101``,
+    a motors.yaml name) is not one of them.
+    """
+    return {
+        f.name
+        for f in dataclasses.fields(schema)
+        if f.default == "???" or f.default_factory is not dataclasses.MISSING
+    }
+
+
+def _split_plain_values(
+    schema: type | None, overrides: Sequence[str]
+) -> tuple[dict[str, Any], list[str]]:
+    """Split ``name=value`` overrides of plain fields named like a group from the rest.
+
+    Hydra reads ``robot=so101`` as a preset choice whenever a ``robot/`` group exists, also for a
+    command whose ``robot`` is a plain string (calibrate, setup-motors), and then fails. Those
+    values (also given as ``+robot=…``, as Hydra's error used to suggest) are set on the composed
+    config instead; returns ({name: value}, other overrides).
+    """
+    if schema is None:
+        return {}, list(overrides)
+    names = set(GROUPS) & ({f.name for f in dataclasses.fields(schema)} - preset_fields(schema))
+    parser = OverridesParser.create()
+    plain: dict[str, Any] = {}
+    rest: list[str] = []
+    for override in overrides:
+        if not override.startswith("~") and _override_key(override) in names:
+            plain[_override_key(override)] = parser.parse_override(override).value()
+        else:
+            rest.append(override)
+    return plain, rest
 
 
 def _override_key(override: str) -> str:

@@ -2,8 +2,10 @@
 
 Example::
 
-    bricobot eval policy.path=outputs/train/<run>/checkpoints/last/pretrained_model \
-        env=so101_pick_cube eval.episodes=200
+    bricobot eval policy_path=outputs/train/<time> env=so101_pick_cube eval.episodes=200
+
+``policy_path`` takes what every command takes: a training run (its ``checkpoints/last``), a step
+(``checkpoints/004000``, ``checkpoints/last``) or a ``pretrained_model`` folder.
 
 Seeds start at ``eval.seed_start`` (1,000,000 by default, disjoint from recording seeds); the
 same seed list gives the same result. Writes ``eval_info.json`` (per-episode results and the
@@ -25,15 +27,10 @@ from bricobot.training.evaluation import EvalConfig
 
 
 @dataclass
-class EvalPolicySource:
-    #: A checkpoint directory holding config.json and model.safetensors (required).
-    path: str = ""
-    device: str = "cpu"
-
-
-@dataclass
 class EvalCommandConfig:
-    policy: EvalPolicySource = field(default_factory=EvalPolicySource)
+    #: A training run, a checkpoint step or a pretrained_model folder (required).
+    policy_path: str = ""
+    device: str = "cpu"
     env: Any = MISSING
     eval: EvalConfig = field(default_factory=EvalConfig)
     output_dir: str = ""
@@ -46,11 +43,14 @@ def run(cfg: EvalCommandConfig) -> int:
     from bricobot.policies.checkpoint import load_policy
     from bricobot.training.evaluation import evaluate
 
-    if not cfg.policy.path:
-        print("bricobot eval: give the checkpoint: policy.path=<folder>", file=sys.stderr)
+    if not cfg.policy_path:
+        print(
+            "bricobot eval: give the checkpoint: policy_path=<training run or checkpoint folder>",
+            file=sys.stderr,
+        )
         return 2
     try:
-        policy = load_policy(cfg.policy.path, cfg.policy.device)
+        policy = load_policy(cfg.policy_path, cfg.device)
         result = evaluate(policy, cfg.env, cfg.eval, Path(cfg.output_dir))
     except BricobotError as exc:
         print(f"bricobot eval: {exc}", file=sys.stderr)

@@ -30,6 +30,8 @@ class ValidationReport:
     notes: list[str] = field(default_factory=list)
     episodes: int = 0
     frames: int = 0
+    #: What to do about the errors; "" means `repair`, which rebuilds metadata from the files.
+    fix: str = ""
 
     @property
     def ok(self) -> bool:
@@ -41,9 +43,8 @@ class ValidationReport:
         lines += [f"  error: {e}" for e in self.errors]
         lines += [f"  note: {n}" for n in self.notes]
         if not self.ok:
-            lines.append(
-                f"  fix: `bricobot dataset repair root={self.root}` rebuilds metadata from the files"
-            )
+            repair = f"`bricobot dataset repair root={self.root}` rebuilds metadata from the files"
+            lines.append(f"  fix: {self.fix or repair}")
         return "\n".join(lines)
 
 
@@ -51,6 +52,11 @@ def validate(root: str | Path, idle_s: float = 1.0, jump_deg: float = 20.0) -> V
     """Check a dataset folder; never modifies it."""
     root = Path(root)
     report = ValidationReport(root)
+    problem = _not_a_dataset(root)
+    if problem:
+        report.errors.append(problem)
+        report.fix = NOT_A_DATASET_FIX
+        return report
     try:
         meta = DatasetMeta.load(root, warn=False)
     except DatasetError as exc:
@@ -82,6 +88,22 @@ def validate(root: str | Path, idle_s: float = 1.0, jump_deg: float = 20.0) -> V
     if meta.version == layout.CODEBASE_VERSION:
         _note_unreferenced(meta, report)
     return report
+
+
+NOT_A_DATASET_FIX = (
+    f"give the folder that holds {layout.INFO_PATH} (the dataset.root= it was recorded with), or "
+    "record one: `bricobot record ... dataset.root=<folder>` (`bricobot demo` records one in "
+    "simulation, in outputs/demo/<time>/dataset)"
+)
+
+
+def _not_a_dataset(root: Path) -> str:
+    """Why ``root`` is no dataset at all, with nothing `repair` could rebuild from; "" otherwise."""
+    if not root.is_dir():
+        return f"{root} does not exist"
+    if (root / layout.INFO_PATH).is_file() or any((root / "data").rglob("*.parquet")):
+        return ""
+    return f"{root} is not a dataset: it has no {layout.INFO_PATH} and no data files"
 
 
 def _check_info(meta: DatasetMeta, report: ValidationReport) -> None:

@@ -4,8 +4,12 @@
 ``bus.port`` (the slave tty path) like a USB adapter. A background thread reads the master side,
 decodes instruction packets with the same codec the drivers use, and answers for each servo:
 
-- one status packet per addressed id; for a sync read, one per id in the order asked;
-- no reply to broadcasts (sync write, broadcast write), except a broadcast ping (one per servo);
+- one status packet per addressed id; for a sync or bulk read, one per id in the order asked;
+- no reply to broadcasts (sync / bulk write, broadcast write), except a broadcast ping (one per
+  servo);
+- Dynamixel: every Protocol 2.0 instruction the vendor SDK sends (PING, READ, WRITE, REG_WRITE,
+  ACTION, FACTORY_RESET, REBOOT, CLEAR, SYNC/BULK READ and WRITE), status packets as the
+  Status_Return_Level says, error numbers as the e-Manual lists them (see ``servo.py``);
 - servos listen at their own baud rate: a driver opened at another rate gets silence;
 - two servos sharing an id answer at once and their replies collide into garbage;
 - optional return delay (``Return_Delay_Time`` × 2 µs) when ``return_delay=True``.
@@ -46,7 +50,7 @@ from pathlib import Path
 from typing import ClassVar
 from typing import Protocol as TypingProtocol
 
-from bricobot.emulation.servo import VirtualServo
+from bricobot.emulation.servo import VirtualServo, WriteResult
 from bricobot.motors.protocol import dynamixel as dp
 from bricobot.motors.protocol import feetech as fp
 from bricobot.motors.tables import Protocol
@@ -279,25 +283,20 @@ class VirtualBus:
         if self.return_delay:
             time.sleep(servo._value("Return_Delay_Time") * 2e-6)
 
-    def _sync_read_replies(
+    def _group_read_replies(
         self,
         live: list[VirtualServo],
-        ids: bytes | list[int],
-        address: int,
-        size: int,
-        status: Callable[[int, int, bytes], bytes],
+        requests: list[tuple[int, int, int]],
+        answer: Callable[[VirtualServo, int, int], bytes],
     ) -> list[bytes]:
-        """One status packet per asked id that is present, in the order asked (both protocols)."""
+        """Sync / bulk read (both protocols): for each ``(id, address, size)`` asked, in the order
+        asked, one status packet from the servo with that id, if present; ``answer`` builds it."""
         out = []
-        for servo_id in ids:
+        for servo_id, address, size in requests:
             group = [s for s in live if s.id == servo_id]
             if group:
                 self._delay(group[0])
-                out.append(
-                    self._collide(
-                        [status(s.id, s.status_error(), s.read(address, size)) for s in group]
-                    )
-                )
+                out.append(self._collide([answer(s, address, size) for s in group]))
         return out
 
     @staticmethod
@@ -321,7 +320,8 @@ class VirtualBus:
             if len(params) < 2:
                 return []
             address, size = params[0], params[1]
-            return self._sync_read_replies(live, params[2:], address, size, fp.status)
+            requests = [(servo_id, address, size) for servo_id in params[2:]]
+            return self._group_read_replies(live, requests, self._feetech_read_status)
         if code == fp.SYNC_WRITE:
             if len(params) < 2:
                 return []
@@ -345,11 +345,9 @@ class VirtualBus:
             elif code == fp.WRITE and params:
                 s.write(params[0], bytes(params[1:]))
             elif code == fp.REG_WRITE and params:
-                s.pending_write = (params[0], bytes(params[1:]))
+                s.register_write(params[0], bytes(params[1:]))
             elif code == fp.ACTION:
-                if s.pending_write:
-                    s.write(*s.pending_write)
-                    s.pending_write = None
+                s.action()
             else:
                 continue
             if broadcast and code != fp.PING:
@@ -365,67 +363,149 @@ class VirtualBus:
             return replies
         return [self._collide(replies)]
 
+    @staticmethod
+    def _feetech_read_status(servo: VirtualServo, address: int, size: int) -> bytes:
+        return fp.status(servo.id, servo.status_error(), servo.read(address, size))
+
     # --- Dynamixel -------------------------------------------------------------------------
 
-    _DXL_ERRORS: ClassVar[dict[str, int]] = {"": 0, "access": 7, "limit": 6, "range": 4}
+    #: Protocol 2.0 error numbers (status packet error byte, bits 0-6).
+    _DXL_ERRORS: ClassVar[dict[str, int]] = {
+        "": 0,
+        "fail": 1,
+        "instruction": 2,
+        "range": 4,
+        "length": 5,
+        "limit": 6,
+        "access": 7,
+    }
 
     def _handle_dynamixel(self, packet: dp.Packet, live: list[VirtualServo]) -> list[bytes]:
-        instr, params, target = packet.instruction, packet.params, packet.servo_id
-        if instr == dp.SYNC_READ:
-            if len(params) < 4:
-                return []
-            address = params[0] | params[1] << 8
-            size = params[2] | params[3] << 8
-            return self._sync_read_replies(live, params[4:], address, size, dp.status)
-        if instr == dp.SYNC_WRITE:
-            if len(params) < 4:
-                return []
-            address = params[0] | params[1] << 8
-            size = params[2] | params[3] << 8
-            body = params[4:]
-            for i in range(0, len(body) - size, size + 1):
+        instr, params = packet.instruction, packet.params
+        if instr in (dp.SYNC_READ, dp.BULK_READ):
+            # A read answers at Status_Return_Level 1 and 2; at 0 the servo answers PING only.
+            readers = [s for s in live if s._value("Status_Return_Level") > 0]
+            requests = (
+                _sync_read_requests(params) if instr == dp.SYNC_READ else _bulk_requests(params)
+            )
+            return self._group_read_replies(readers, requests, self._dynamixel_read_status)
+        if instr in (dp.SYNC_WRITE, dp.BULK_WRITE):
+            writes = _sync_writes(params) if instr == dp.SYNC_WRITE else _bulk_writes(params)
+            for servo_id, address, data in writes:
                 for s in live:
-                    if s.id == body[i]:
-                        s.write(address, bytes(body[i + 1 : i + 1 + size]))
-            return []
+                    if s.id == servo_id:
+                        s.write(address, data)
+            return []  # broadcast: no status packet
+        return self._dynamixel_addressed(packet, live)
+
+    def _dynamixel_read_status(self, servo: VirtualServo, address: int, size: int) -> bytes:
+        result, data = servo.checked_read(address, size)
+        error = self._DXL_ERRORS[result.error] | servo.status_error()
+        return dp.status(servo.id, error, data)
+
+    def _dynamixel_addressed(self, packet: dp.Packet, live: list[VirtualServo]) -> list[bytes]:
+        """One id or broadcast: execute on each servo, answer as its Status_Return_Level says
+        (read before executing: a reboot or factory reset changes it) and from its old id."""
+        instr, target = packet.instruction, packet.servo_id
         broadcast = target == dp.BROADCAST_ID
         group = live if broadcast else [s for s in live if s.id == target]
         replies = []
         for s in sorted(group, key=lambda s: s.id) if broadcast else group:
             old_id = s.id
-            data = b""
-            error = 0
-            if instr == dp.PING:
-                data = s.read(0, 2) + bytes((s._value("Firmware_Version"),))
-            elif instr == dp.READ and len(params) >= 4:
-                address = params[0] | params[1] << 8
-                size = params[2] | params[3] << 8
-                data = s.read(address, size)
-            elif instr == dp.WRITE and len(params) >= 2:
-                result = s.write(params[0] | params[1] << 8, bytes(params[2:]))
-                error = self._DXL_ERRORS[result.error]
-            elif instr == dp.REG_WRITE and len(params) >= 2:
-                s.pending_write = (params[0] | params[1] << 8, bytes(params[2:]))
-            elif instr == dp.ACTION:
-                if s.pending_write:
-                    s.write(*s.pending_write)
-                    s.pending_write = None
-                continue  # the SDK expects no reply to ACTION
-            elif instr == dp.REBOOT:
-                s.set_overload(False)
-            else:
-                error = 2  # instruction error
-            if broadcast and instr != dp.PING:
-                continue
-            level = s._value("Status_Return_Level")
-            if (level == 0 and instr != dp.PING) or (
-                level == 1 and instr not in (dp.PING, dp.READ)
-            ):
-                continue
-            self._delay(s)
-            replies.append(dp.status(old_id, error | s.status_error(), data))
+            answers = _dynamixel_answers(s._value("Status_Return_Level"), instr, broadcast)
+            result, data = self._dynamixel_execute(s, packet, broadcast)
+            if answers:
+                self._delay(s)
+                error = self._DXL_ERRORS[result.error] | s.status_error()
+                replies.append(dp.status(old_id, error, data))
         if not replies:
             return []
         if broadcast:
             return replies
         return [self._collide(replies)]
+
+    @staticmethod
+    def _dynamixel_execute(
+        s: VirtualServo, packet: dp.Packet, broadcast: bool
+    ) -> tuple[WriteResult, bytes]:
+        """Run one instruction on one servo: (outcome, data of the status packet)."""
+        instr, params = packet.instruction, packet.params
+        if instr == dp.PING:
+            return WriteResult(""), s.read(0, 2) + bytes((s._value("Firmware_Version"),))
+        if instr == dp.READ:
+            if len(params) != 4:
+                return WriteResult("length"), b""
+            return s.checked_read(params[0] | params[1] << 8, params[2] | params[3] << 8)
+        if instr in (dp.WRITE, dp.REG_WRITE):
+            if len(params) < 2:
+                return WriteResult("length"), b""
+            store = s.write if instr == dp.WRITE else s.register_write
+            return store(params[0] | params[1] << 8, bytes(params[2:])), b""
+        if instr == dp.ACTION:
+            return s.action(), b""
+        if instr == dp.REBOOT:
+            return s.reboot(), b""
+        if instr == dp.FACTORY_RESET:
+            if len(params) != 1:
+                return WriteResult("length"), b""
+            if broadcast and params[0] == 0xFF:
+                return WriteResult(""), b""  # firmware ≥ 42 ignores a broadcast "reset all"
+            return s.factory_reset(params[0]), b""
+        if instr == dp.CLEAR:
+            return s.clear(params), b""
+        return WriteResult("instruction"), b""
+
+
+def _dynamixel_answers(level: int, instruction: int, broadcast: bool) -> bool:
+    """Whether a Dynamixel sends a status packet (Status_Return_Level: 0 PING only, 1 PING and
+    READ, 2 all); to a broadcast only PING is answered."""
+    if instruction == dp.PING:
+        return True
+    if broadcast:
+        return False
+    return level == 2 or (level == 1 and instruction == dp.READ)
+
+
+def _u16(data: bytes, i: int) -> int:
+    return data[i] | data[i + 1] << 8
+
+
+def _sync_read_requests(params: bytes) -> list[tuple[int, int, int]]:
+    """SYNC_READ parameters ``addr(2) size(2) id…`` → ``[(id, address, size)]``."""
+    if len(params) < 4:
+        return []
+    address, size = _u16(params, 0), _u16(params, 2)
+    return [(servo_id, address, size) for servo_id in params[4:]]
+
+
+def _bulk_requests(params: bytes) -> list[tuple[int, int, int]]:
+    """BULK_READ parameters ``[id addr(2) size(2)]…`` → ``[(id, address, size)]``."""
+    return [
+        (params[i], _u16(params, i + 1), _u16(params, i + 3)) for i in range(0, len(params) - 4, 5)
+    ]
+
+
+def _sync_writes(params: bytes) -> list[tuple[int, int, bytes]]:
+    """SYNC_WRITE parameters ``addr(2) size(2) [id data(size)]…`` → ``[(id, address, data)]``."""
+    if len(params) < 4:
+        return []
+    address, size = _u16(params, 0), _u16(params, 2)
+    body = params[4:]
+    return [
+        (body[i], address, bytes(body[i + 1 : i + 1 + size]))
+        for i in range(0, len(body) - size, size + 1)
+    ]
+
+
+def _bulk_writes(params: bytes) -> list[tuple[int, int, bytes]]:
+    """BULK_WRITE parameters ``[id addr(2) size(2) data(size)]…`` → ``[(id, address, data)]``;
+    a truncated last entry is dropped."""
+    out = []
+    i = 0
+    while i + 5 <= len(params):
+        size = _u16(params, i + 3)
+        if i + 5 + size > len(params):
+            break
+        out.append((params[i], _u16(params, i + 1), bytes(params[i + 5 : i + 5 + size])))
+        i += 5 + size
+    return out

@@ -75,6 +75,12 @@ class ModelSpec:
     max_speed_ticks_s: float  # no-load speed used by the emulator
     firmware: tuple[int, int] = (3, 10)
     operating_modes: list[int] = field(default_factory=list)
+    #: Documented range of each writable register (inclusive, signed where the register is);
+    #: a Dynamixel answers a write outside it with a Data Range error. Absent: any value fits.
+    value_ranges: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: Bytes in the control table (its last address + 1), or None where not modelled; a Dynamixel
+    #: answers a read past it with a Data Range error.
+    table_size: int | None = None
 
     @property
     def big_endian(self) -> bool:
@@ -262,6 +268,65 @@ XL430_REGISTERS = {
     k: v for k, v in X_SERIES_REGISTERS.items() if k not in ("Current_Limit", "Goal_Current")
 }
 
+#: Goal registers bounded by a limit register: |goal| ≤ limit, else a Data Limit error (X e-Manual:
+#: "Goal Current can not exceed Current Limit"). Goal_Position is bounded in position mode only.
+DYNAMIXEL_GOAL_LIMITS = {
+    "Goal_PWM": "PWM_Limit",
+    "Goal_Current": "Current_Limit",
+    "Goal_Velocity": "Velocity_Limit",
+}
+#: Operating modes in which Goal_Position must lie within Min/Max_Position_Limit (Data Limit).
+DYNAMIXEL_LIMITED_POSITION_MODES = (3,)
+#: Extended and current-based position modes: Goal_Position within ±256 turns, else Data Range.
+DYNAMIXEL_MULTI_TURN_POSITION_MODES = (4, 5)
+DYNAMIXEL_MULTI_TURN_GOAL_RANGE = (-1_048_575, 1_048_575)
+
+_GAIN_RANGE = (0, 16_383)
+#: Ranges from the XL330-M288 / M077 e-Manual control tables (EEPROM and RAM areas).
+_XL330_RANGES = {
+    "ID": (0, 252),
+    "Baud_Rate": (0, 6),
+    "Return_Delay_Time": (0, 254),
+    "Drive_Mode": (0, 5),
+    "Operating_Mode": (0, 16),
+    "Protocol_Type": (2, 22),
+    "Homing_Offset": (-1_044_479, 1_044_479),
+    "Moving_Threshold": (0, 1_023),
+    "Temperature_Limit": (0, 100),
+    "Max_Voltage_Limit": (31, 70),
+    "Min_Voltage_Limit": (31, 70),
+    "PWM_Limit": (0, 885),
+    "Current_Limit": (0, 1_750),
+    "Velocity_Limit": (0, 2_047),
+    "Max_Position_Limit": (0, 4_095),
+    "Min_Position_Limit": (0, 4_095),
+    "Torque_Enable": (0, 1),
+    "LED": (0, 1),
+    "Status_Return_Level": (0, 2),
+    "Velocity_I_Gain": _GAIN_RANGE,
+    "Velocity_P_Gain": _GAIN_RANGE,
+    "Position_D_Gain": _GAIN_RANGE,
+    "Position_I_Gain": _GAIN_RANGE,
+    "Position_P_Gain": _GAIN_RANGE,
+    "Feedforward_2nd_Gain": _GAIN_RANGE,
+    "Feedforward_1st_Gain": _GAIN_RANGE,
+    "Bus_Watchdog": (0, 127),  # 0 disables the watchdog, 1..127 × 20 ms enable it
+    "Profile_Acceleration": (0, 32_767),
+    "Profile_Velocity": (0, 32_767),
+}
+#: XL430-W250 e-Manual: where its ranges differ from the XL330's (it has no current sensing).
+_XL430_RANGES = {k: v for k, v in _XL330_RANGES.items() if k != "Current_Limit"} | {
+    "Baud_Rate": (0, 7),
+    "Drive_Mode": (0, 13),
+    "Protocol_Type": (1, 2),
+    "Max_Voltage_Limit": (60, 140),
+    "Min_Voltage_Limit": (60, 140),
+    "Velocity_Limit": (0, 1_023),
+}
+#: Control table sizes (last Indirect Data address + 1) from the same e-Manual pages.
+_XL330_TABLE_SIZE = 228
+_XL430_TABLE_SIZE = 662
+
 _STS_DEFAULTS = {
     "Firmware_Major_Version": 3,
     "Firmware_Minor_Version": 10,
@@ -352,12 +417,12 @@ MODELS: dict[str, ModelSpec] = {
     "xl330-m288": ModelSpec(
         "xl330-m288", Protocol.DYNAMIXEL, 1200, 4096, X_SERIES_REGISTERS,
         {**_X_DEFAULTS, "Model_Number": 1200}, DYNAMIXEL_BAUD_CODES, 5000.0,
-        (52, 0), [0, 1, 3, 4, 5, 16],
+        (52, 0), [0, 1, 3, 4, 5, 16], _XL330_RANGES, _XL330_TABLE_SIZE,
     ),
     "xl330-m077": ModelSpec(
         "xl330-m077", Protocol.DYNAMIXEL, 1190, 4096, X_SERIES_REGISTERS,
         {**_X_DEFAULTS, "Model_Number": 1190, "Velocity_Limit": 1620}, DYNAMIXEL_BAUD_CODES,
-        15000.0, (52, 0), [0, 1, 3, 4, 5, 16],
+        15000.0, (52, 0), [0, 1, 3, 4, 5, 16], _XL330_RANGES, _XL330_TABLE_SIZE,
     ),
     "xl430-w250": ModelSpec(
         "xl430-w250", Protocol.DYNAMIXEL, 1060, 4096, XL430_REGISTERS,
@@ -372,7 +437,7 @@ MODELS: dict[str, ModelSpec] = {
             "Position_D_Gain": 4000,
             "Present_Input_Voltage": 120,
         },
-        DYNAMIXEL_BAUD_CODES, 4400.0, (46, 0), [1, 3, 4, 16],
+        DYNAMIXEL_BAUD_CODES, 4400.0, (46, 0), [1, 3, 4, 16], _XL430_RANGES, _XL430_TABLE_SIZE,
     ),
 }  # fmt: skip
 
@@ -396,7 +461,8 @@ def model_by_number(protocol_family: str, number: int) -> ModelSpec | None:
 
 
 def _check_tables() -> None:
-    """Import-time check: registers do not overlap and every default names a register."""
+    """Import-time check: registers do not overlap and fit the table; every default and range
+    names a register; every default lies in its documented range."""
     for spec in MODELS.values():
         used: dict[int, str] = {}
         for reg in spec.registers.values():
@@ -404,9 +470,16 @@ def _check_tables() -> None:
                 if addr in used:
                     raise AssertionError(f"{spec.name}: {reg.name} overlaps {used[addr]}")
                 used[addr] = reg.name
+            if spec.table_size is not None and reg.address + reg.size > spec.table_size:
+                raise AssertionError(f"{spec.name}: {reg.name} lies past the table end")
         for name in spec.defaults:
             if name not in spec.registers:
                 raise AssertionError(f"{spec.name}: default for unknown register {name}")
+        for name, (lo, hi) in spec.value_ranges.items():
+            if name not in spec.registers:
+                raise AssertionError(f"{spec.name}: range for unknown register {name}")
+            if name in spec.defaults and not lo <= spec.defaults[name] <= hi:
+                raise AssertionError(f"{spec.name}: default of {name} outside {lo}..{hi}")
 
 
 _check_tables()

@@ -1,5 +1,9 @@
 """Policy checkpoints (a directory: ``config.json`` + ``model.safetensors``) and feature checks.
 
+Every command takes a checkpoint the same way, resolved by :func:`resolve_checkpoint`: a training
+run (``outputs/train/<time>``), its ``checkpoints/`` folder, one step (``checkpoints/004000`` or
+``checkpoints/last``), or the ``pretrained_model`` folder itself.
+
 ``config.json`` holds the policy type, its full config (feature spec included) and the bricobot
 version; ``model.safetensors`` holds the weights and the normalization statistics. Loading never
 unpickles anything, rejects unknown config keys, and refuses weights that disagree with the
@@ -38,6 +42,10 @@ from bricobot.registry import lookup
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 CHECKPOINT_FORMAT = 1
+#: The layout a training run writes: ``<run>/checkpoints/<step or last>/pretrained_model/``.
+CHECKPOINTS_DIR = "checkpoints"
+LAST_DIR = "last"
+PRETRAINED_DIR = "pretrained_model"
 
 
 class CheckpointError(BricobotError):
@@ -82,11 +90,36 @@ def save_policy(policy: Policy, directory: str | Path, extra: dict[str, Any] | N
     return directory
 
 
+def resolve_checkpoint(path: str | Path) -> Path:
+    """The ``pretrained_model`` directory (the one holding ``config.json``) that ``path`` names.
+
+    ``path`` may be that directory, a step (``checkpoints/004000``, ``checkpoints/last``), the
+    ``checkpoints/`` folder or the run folder (both mean ``last``), so the path ``train`` prints and
+    the README's ``outputs/train/<time>/checkpoints/last`` work in every command.
+    """
+    root = Path(path)
+    candidates = [
+        root,
+        root / PRETRAINED_DIR,
+        root / LAST_DIR / PRETRAINED_DIR,
+        root / CHECKPOINTS_DIR / LAST_DIR / PRETRAINED_DIR,
+    ]
+    for candidate in candidates:
+        if (candidate / CONFIG_NAME).is_file():
+            return candidate
+    looked = "\n  ".join(str(c / CONFIG_NAME) for c in candidates)
+    where = "does not exist" if not root.exists() else "is not a checkpoint"
+    raise CheckpointError(
+        f"{root} {where}: no {CONFIG_NAME} at any of\n  {looked}\n"
+        f"Give a training run (outputs/train/<time>), its {CHECKPOINTS_DIR}/ folder, a step "
+        f"({CHECKPOINTS_DIR}/004000 or {CHECKPOINTS_DIR}/{LAST_DIR}) or its {PRETRAINED_DIR} folder."
+    )
+
+
 def read_policy_config(directory: str | Path) -> PolicyConfig:
-    """The typed policy config stored in ``directory/config.json`` (unknown keys are errors)."""
-    path = Path(directory) / CONFIG_NAME
-    if not path.is_file():
-        raise CheckpointError(f"{path} not found: a checkpoint is a directory with {CONFIG_NAME}")
+    """The typed policy config of the checkpoint at ``directory`` (see :func:`resolve_checkpoint`);
+    unknown keys are errors."""
+    path = resolve_checkpoint(directory) / CONFIG_NAME
     try:
         meta = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
@@ -109,8 +142,9 @@ def read_policy_config(directory: str | Path) -> PolicyConfig:
 
 
 def load_policy(directory: str | Path, device: str | torch.device = "cpu") -> Policy:
-    """Load a policy from a checkpoint directory, checking weights against the feature spec."""
-    directory = Path(directory)
+    """Load a policy from a checkpoint (any path :func:`resolve_checkpoint` accepts), checking the
+    weights against the feature spec."""
+    directory = resolve_checkpoint(directory)
     config = read_policy_config(directory)
     weights_path = directory / WEIGHTS_NAME
     if not weights_path.is_file():

@@ -20,6 +20,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import signal
 import threading
 import time
@@ -40,7 +41,12 @@ from bricobot.policies.base import Policy
 from bricobot.policies.checkpoint import load_policy, make_policy, save_policy
 from bricobot.policies.normalize import policy_stats
 from bricobot.training.config import TrainerConfig
-from bricobot.training.data import EpochBatchSampler, TrainingData, make_loader
+from bricobot.training.data import (
+    EpochBatchSampler,
+    TrainingData,
+    TrainingDataError,
+    make_loader,
+)
 from bricobot.training.plot import plot_loss_curves
 from bricobot.training.state import (
     PRETRAINED_DIR,
@@ -49,6 +55,8 @@ from bricobot.training.state import (
     load_training_state,
     point_last,
     restore_rng,
+    restoring,
+    resume_hint,
     save_training_state,
 )
 
@@ -69,6 +77,11 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 class NonFiniteLossError(BricobotError):
     """The loss became NaN or infinite; the message names the step, the batch and its frames."""
+
+
+class CheckpointSaveError(BricobotError):
+    """A checkpoint could not be written (disk full, permissions); the message names the file and
+    the last complete checkpoint to resume from."""
 
 
 @dataclass
@@ -239,9 +252,12 @@ class _Run:
         torch.manual_seed(cfg.seed + ctx.rank)
         self.config = data.config
         self.batch_size = cfg.batch_size or self.config.batch_size
-        self.sampler = EpochBatchSampler(
-            len(data.train), self.batch_size, cfg.seed, ctx.rank, ctx.world_size
-        )
+        try:
+            self.sampler = EpochBatchSampler(
+                len(data.train), self.batch_size, cfg.seed, ctx.rank, ctx.world_size
+            )
+        except TrainingDataError as exc:
+            raise TrainingDataError(f"{data.meta.root}: {exc}") from None
         resume_state = self._load_resume(resume_from)
         if resume_state is None:
             self.policy = make_policy(self.config, policy_stats(data.stats, self.config))
@@ -300,17 +316,24 @@ class _Run:
         return model
 
     def _restore(self, state: Mapping[str, Any]) -> None:
-        meta = state["meta"]
-        missing = set(self.policy.state_dict()) ^ set(state["model"])
-        if missing:
-            raise ResumeError(f"training state does not match the policy: {sorted(missing)[:5]}")
-        self.policy.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(meta["scheduler"])
-        self.sampler.load_state_dict(meta["sampler"])
+        meta, where = state["meta"], Path(state["directory"])
+        hint = resume_hint(where.parent)
+        with restoring(where / "model.safetensors", hint):
+            missing = set(self.policy.state_dict()) ^ set(state["model"])
+            if missing:
+                raise ResumeError(
+                    f"{where / 'model.safetensors'} does not match the policy (keys "
+                    f"{sorted(missing)[:5]}); {hint}"
+                )
+            self.policy.load_state_dict(state["model"])
+        with restoring(where / "optimizer.safetensors", hint):
+            self.optimizer.load_state_dict(state["optimizer"])
+        with restoring(where / "state.json", hint):
+            self.scheduler.load_state_dict(meta["scheduler"])
+            self.sampler.load_state_dict(meta["sampler"])
+            self.step = int(meta["step"])
         if self.ema is not None and state["ema"] is not None:
             self.ema.shadow = {k: v.to(self.device) for k, v in state["ema"].items()}
-        self.step = int(meta["step"])
         # Rank 0's generator state is restored on every rank (checkpoints are written by rank 0).
         restore_rng(state["rng"])
 
@@ -377,6 +400,18 @@ class _Run:
     def save(self) -> Path:
         step_dir = self.checkpoints_dir / f"{self.step:06d}"
         if self.ctx.is_main:
+            self._write_checkpoint(step_dir)
+            plot_loss_curves(self.metrics_path, self.output_dir / "loss_curve.png")
+        if self.ctx.world_size > 1:
+            dist.barrier()
+        self.last_save_s = time.monotonic()
+        return step_dir
+
+    def _write_checkpoint(self, step_dir: Path) -> None:
+        """Write ``step_dir`` and point ``last`` at it. When the disk is full (or unwritable), a
+        partly written new step is removed and ``last`` still names the last complete one."""
+        existed = step_dir.exists()
+        try:
             save_policy(
                 self.eval_policy(), step_dir / PRETRAINED_DIR, extra={"train_step": self.step}
             )
@@ -390,11 +425,19 @@ class _Run:
                 sampler_state=self.sampler.state_dict(self.step),
             )
             point_last(self.checkpoints_dir, step_dir)
-            plot_loss_curves(self.metrics_path, self.output_dir / "loss_curve.png")
-        if self.ctx.world_size > 1:
-            dist.barrier()
-        self.last_save_s = time.monotonic()
-        return step_dir
+        except OSError as exc:
+            if not existed:
+                shutil.rmtree(step_dir, ignore_errors=True)
+            last = self.checkpoints_dir / "last"
+            resume = (
+                f"resume with resume_from={last.resolve()} (the last complete checkpoint)"
+                if last.exists()
+                else "train again (no checkpoint of this run was saved before)"
+            )
+            raise CheckpointSaveError(
+                f"cannot write checkpoint {step_dir} at step {self.step}: {exc.strerror or exc}"
+                f" ({exc.filename}): free disk space (or fix permissions), then {resume}"
+            ) from exc
 
     def _batches(self) -> Iterator[tuple[dict[str, torch.Tensor], float]]:
         """Batches on the device, each with the seconds the loop waited for it."""
@@ -566,14 +609,15 @@ class _Run:
                 self._validate(result)
             result.last_checkpoint = self.save()
         result.step = self.step
-        self._log(
-            {
-                "event": "end",
-                "step": self.step,
-                "steps_per_s": result.steps_per_s,
-                "data_wait_share": result.data_wait_share,
-            }
-        )
+        end: dict[str, Any] = {
+            "event": "end",
+            "step": self.step,
+            "steps_per_s": result.steps_per_s,
+            "data_wait_share": result.data_wait_share,
+        }
+        if self.device.type == "cuda":
+            end["peak_gpu_memory_gb"] = torch.cuda.max_memory_allocated(self.device) / 1e9
+        self._log(end)
         if self.ctx.is_main:
             result.plot_path = plot_loss_curves(
                 self.metrics_path, self.output_dir / "loss_curve.png"

@@ -214,8 +214,7 @@ class ACTModel(nn.Module):
         if self.has_state and state is not None:
             tokens.append(self.encoder_state_input_proj(state).unsqueeze(1))
         pos = [self.encoder_1d_pos_embed.weight.unsqueeze(0).expand(b, -1, -1)]  # (B, n1d, D)
-        for key in self.image_keys:
-            feat = self.backbone(batch[key])  # (B, C, h, w)
+        for feat in self._camera_features(batch):  # (B, C, h, w) per camera
             feat = self.encoder_img_feat_input_proj(feat)  # (B, D, h, w)
             img_pos = sinusoidal_2d(feat.shape[-2], feat.shape[-1], cfg.dim_model, feat.device)
             tokens.append(rearrange(feat, "b d h w -> b (h w) d"))
@@ -227,6 +226,20 @@ class ACTModel(nn.Module):
         dec_pos = self.decoder_pos_embed.weight.unsqueeze(0)  # (1, S, D)
         out = self.decoder(queries, memory, dec_pos, enc_pos)  # (B, S, D)
         return self.action_head(out), (mu, log_sigma_x2)
+
+    def _camera_features(self, batch: dict[str, Tensor]) -> list[Tensor]:
+        """The shared backbone's feature map of each camera, ``(B, C, h, w)`` each.
+
+        Cameras of one size go through the backbone as one batch ``(n_cams · B, 3, H, W)``: a
+        BatchNorm trained from scratch then normalizes with statistics of all cameras together,
+        the same mixture its running statistics hold at inference (one call per camera would
+        train on per-camera statistics and infer with their average).
+        """
+        images = [batch[key] for key in self.image_keys]
+        if len({tuple(x.shape) for x in images}) == 1:
+            feats = self.backbone(torch.cat(images, dim=0))  # (n_cams * B, C, h, w)
+            return list(feats.chunk(len(images), dim=0))
+        return [self.backbone(x) for x in images]
 
 
 def sinusoidal_1d(n_positions: int, dim: int) -> Tensor:
