@@ -61,3 +61,28 @@ def test_unknown_policy_key_is_rejected(tmp_path: Path, capsys) -> None:  # type
     )
     assert code == 2
     assert "chunk_sise" in capsys.readouterr().err
+
+
+def test_resume_from_the_run_folder_continues_to_the_new_step_count(tmp_path: Path) -> None:
+    root = write_dataset(tmp_path / "ds")
+    tiny = ["policy.batch_size=4", "policy.dim_model=32", "policy.dim_feedforward=64"]
+    tiny += ["policy.backbone_width=8", "trainer.progress=false", "trainer.val_every=0"]
+    run = tmp_path / "run"
+    assert (
+        main(
+            [
+                "policy=act_cpu",
+                f"dataset.root={root}",
+                "trainer.steps=2",
+                *tiny,
+                f"output_dir={run}",
+            ]
+        )
+        == 0
+    )
+    more = tmp_path / "more"
+    args = ["policy=act_cpu", f"dataset.root={root}", "trainer.steps=4", f"resume_from={run}"]
+    assert main([*args, *tiny, f"output_dir={more}"]) == 0
+    assert (more / "checkpoints/last").resolve().name == "000004"
+    steps = [json.loads(x).get("step") for x in (more / "metrics.jsonl").read_text().splitlines()]
+    assert steps[0] == 2  # started where the first run stopped

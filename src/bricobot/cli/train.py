@@ -5,7 +5,7 @@ Examples::
     bricobot train policy=act_cpu dataset.root=data/pick_cube trainer.steps=3000
     bricobot train policy=act_cpu dataset.root=data/pick_cube dataset.frame_cache=true
     bricobot train policy=act dataset.root=data/pick_cube trainer.device=cuda
-    bricobot train policy=act_cpu dataset.root=data/pick_cube resume_from=outputs/train/<run>/checkpoints/last
+    bricobot train policy=act_cpu dataset.root=data/pick_cube resume_from=outputs/train/<run>
     bricobot train policy=act_cpu dataset.root=data/pick_cube env=so101_pick_cube trainer.eval_every=1000
     torchrun --nproc_per_node=2 -m bricobot.cli.main train policy=act dataset.root=data/pick_cube
 """
@@ -40,7 +40,8 @@ class TrainCommandConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     env: Any = None
     eval: TrainEvalConfig = field(default_factory=TrainEvalConfig)
-    #: A checkpoint directory (``.../checkpoints/last``) to continue from, exactly.
+    #: A checkpoint to continue from, exactly: the run folder (its last checkpoint), a step folder
+    #: (``.../checkpoints/004000``) or ``.../checkpoints/last``.
     resume_from: str | None = None
     output_dir: str = ""
 
@@ -48,10 +49,9 @@ class TrainCommandConfig:
 def run(cfg: TrainCommandConfig) -> int:
     from pathlib import Path
 
-    from bricobot.policies.checkpoint import read_policy_config
+    from bricobot.policies.checkpoint import read_policy_config, resolve_checkpoint
     from bricobot.training.data import open_training_data
     from bricobot.training.evaluation import EvalConfig, sim_eval_fn
-    from bricobot.training.state import PRETRAINED_DIR
     from bricobot.training.trainer import TrainingInterrupted, train
 
     if not cfg.dataset.root:
@@ -59,8 +59,11 @@ def run(cfg: TrainCommandConfig) -> int:
         return 2
     warn_gpu_preset_on_cpu(cfg)
     policy_config = cfg.policy
+    resume_step_dir = None
     if cfg.resume_from:
-        policy_config = read_policy_config(Path(cfg.resume_from) / PRETRAINED_DIR)
+        pretrained = resolve_checkpoint(cfg.resume_from)
+        resume_step_dir = pretrained.parent  # .../checkpoints/<step>
+        policy_config = read_policy_config(pretrained)
     data = open_training_data(
         cfg.dataset, policy_config, cfg.trainer.val_fraction, cfg.trainer.seed, cfg.trainer.progress
     )
@@ -70,7 +73,7 @@ def run(cfg: TrainCommandConfig) -> int:
         eval_fn = sim_eval_fn(cfg.env, eval_cfg, Path(cfg.output_dir) / "eval")
     try:
         result = train(
-            data, cfg.trainer, cfg.output_dir, eval_fn=eval_fn, resume_from=cfg.resume_from
+            data, cfg.trainer, cfg.output_dir, eval_fn=eval_fn, resume_from=resume_step_dir
         )
     except TrainingInterrupted as stop:
         print(
