@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from bricobot.configs.store import GROUPS, register_schemas
+from bricobot.errors import one_line
 
 T = TypeVar("T")
 
@@ -58,7 +59,7 @@ def compose_config(config_name: str, schema: type | None, overrides: Sequence[st
             for key, value in plain.items():
                 cfg[key] = value
         except (HydraException, OmegaConfBaseException) as exc:
-            raise CommandLineError(_explain(exc)) from None
+            raise CommandLineError(_explain(exc, overrides)) from None
     return cfg
 
 
@@ -92,7 +93,7 @@ def run_command(
         cfg = compose_config(config_name, schema, argv)
         typed = to_typed(cfg, schema)
     except CommandLineError as exc:
-        print(f"bricobot {name}: {exc}", file=sys.stderr)
+        print(f"bricobot {name}: {one_line(str(exc))}", file=sys.stderr)
         return 2
     output_dir = getattr(typed, "output_dir", None)
     if output_dir is not None:
@@ -175,6 +176,17 @@ def _split_plain_values(
     return plain, rest
 
 
+def _unparsable(overrides: Sequence[str]) -> str | None:
+    """The first override Hydra's grammar rejects, if any."""
+    parser = OverridesParser.create()
+    for override in overrides:
+        try:
+            parser.parse_override(override)
+        except HydraException:
+            return override
+    return None
+
+
 def _override_key(override: str) -> str:
     return override.lstrip("+~").split("=", 1)[0].split("@", 1)[0]
 
@@ -195,10 +207,14 @@ def _check_key(cfg: DictConfig, dotted: str) -> None:
             node = node[part]
 
 
-def _explain(exc: Exception) -> str:
-    """Hydra's message without its search-path dump or schema entries, plus the underlying cause."""
+def _explain(exc: Exception, overrides: Sequence[str] = ()) -> str:
+    """Hydra's message without its search-path dump or schema entries, plus the underlying cause,
+    after the override that does not parse (Hydra's parse errors do not name it)."""
     message = str(exc).split("Config search path:")[0]
     lines = [ln for ln in message.strip().splitlines() if not ln.strip().endswith("_schema")]
+    bad = _unparsable(overrides)
+    if bad is not None:
+        lines.insert(0, f"cannot parse {bad!r}:")
     cause = exc.__cause__
     if cause is not None and str(cause).strip() and str(cause) not in message:
         lines.append(str(cause).strip().splitlines()[0])

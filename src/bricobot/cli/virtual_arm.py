@@ -16,6 +16,7 @@ In Python, :func:`bricobot.emulation.mujoco_arm.start_virtual_arm` starts the sa
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -74,7 +75,10 @@ def load_trajectory(path: str, fps: float, joint_names: list[str]):  # type: ign
 
     file = Path(path)
     if not file.is_file():
-        raise FileNotFoundError(f"trajectory file {file} not found")
+        raise FileNotFoundError(
+            f"trajectory file {file} not found: give a .npy or .csv of joint angles in degrees "
+            "(trajectory=<file>), or no trajectory for a scripted swing"
+        )
     if file.suffix == ".npy":
         data = np.load(file, allow_pickle=False)
         names = joint_names
@@ -86,11 +90,31 @@ def load_trajectory(path: str, fps: float, joint_names: list[str]):  # type: ign
     return recorded_trajectory(names, data, fps)
 
 
-def run(cfg: VirtualArmCommandConfig) -> int:
-    from bricobot.emulation.mujoco_arm import ROLES, sine_trajectory, start_virtual_arm
+def known_robots() -> list[str]:
+    """Folders under the packaged ``hardware/`` that describe an arm (they hold a motors.yaml)."""
+    from importlib import resources
 
+    hardware = Path(str(resources.files("bricobot.hardware")))
+    return sorted(p.parent.name for p in hardware.glob("*/motors.yaml"))
+
+
+def command_line_problem(cfg: VirtualArmCommandConfig) -> str:
+    """What is wrong with the robot or role given on the command line ("" when nothing)."""
+    from bricobot.emulation.mujoco_arm import ROLES
+
+    if cfg.arm not in known_robots():
+        return f"unknown robot {cfg.arm!r}; known robots: {', '.join(known_robots())}"
     if cfg.role not in ROLES:
-        print(f"bricobot virtual-arm: role must be one of {', '.join(ROLES)}, got {cfg.role!r}")
+        return f"role must be one of {', '.join(ROLES)}, got {cfg.role!r}"
+    return ""
+
+
+def run(cfg: VirtualArmCommandConfig) -> int:
+    from bricobot.emulation.mujoco_arm import sine_trajectory, start_virtual_arm
+
+    problem = command_line_problem(cfg)
+    if problem:
+        print(f"bricobot virtual-arm: {problem}", file=sys.stderr)
         return 2
     trajectory = None
     if cfg.role == "leader":

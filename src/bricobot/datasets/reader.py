@@ -33,7 +33,7 @@ import pyarrow as pa
 import torch
 
 from bricobot.cameras.resize import fit_frames
-from bricobot.datasets import schema
+from bricobot.datasets import layout, schema
 from bricobot.datasets.frame_cache import FrameCache
 from bricobot.datasets.frames import decode_png
 from bricobot.datasets.metadata import (
@@ -43,7 +43,7 @@ from bricobot.datasets.metadata import (
     read_parquet,
     repair_hint,
 )
-from bricobot.datasets.video import VideoDecoder
+from bricobot.datasets.video import VideoDecodeError, VideoDecoder
 
 
 class BricobotDataset(torch.utils.data.Dataset):
@@ -156,10 +156,24 @@ class BricobotDataset(torch.utils.data.Dataset):
             k: np.concatenate(v) if v else np.zeros((0, 1)) for k, v in columns.items()
         }
         self._num_rows = row
+        self._check_task_indices()
         self._ep_start = ep_start
         self._local_row_of_global = {
             int(self.meta.episodes[e]["dataset_from_index"]): s for e, s in ep_start.items()
         }
+
+    def _check_task_indices(self) -> None:
+        """Every frame's ``task_index`` names a task of the tasks file (else reading the frame
+        would fail later, in a DataLoader worker, with a bare IndexError)."""
+        indices = self._columns.get("task_index")
+        if indices is None or not len(indices) or int(indices.max()) < len(self.meta.tasks):
+            return
+        tasks_file = "meta/tasks.jsonl" if self.meta.version.startswith("v2") else layout.TASKS_PATH
+        raise DatasetError(
+            f"{self.root / tasks_file} lists {len(self.meta.tasks)} task(s) but the data uses "
+            f"task_index {int(indices.max())}: the tasks file is missing or incomplete; restore "
+            "it from a copy of the dataset"
+        )
 
     # -- Dataset ------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -208,7 +222,7 @@ class BricobotDataset(torch.utils.data.Dataset):
         elif key in self.meta.video_keys:
             t0 = self.meta.video_from_timestamp(ep_idx, key)
             times = [t0 + float(f) / self.meta.fps for f in frames]
-            arr = self._video_decoder().frames_at(self.meta.video_path(ep_idx, key), times)
+            arr = self._decode(self.meta.video_path(ep_idx, key), times)
         else:
             start = self._ep_start[ep_idx]
             arr = np.stack(
@@ -227,6 +241,13 @@ class BricobotDataset(torch.utils.data.Dataset):
         if self.image_transforms is not None:
             out = torch.stack([self.image_transforms(img) for img in out])
         return out
+
+    def _decode(self, path: Path, times_s: list[float]) -> np.ndarray:
+        """Frames of ``path`` at ``times_s``; a decode error names this dataset in its fix."""
+        try:
+            return self._video_decoder().frames_at(path, times_s)
+        except VideoDecodeError as exc:
+            raise VideoDecodeError(str(exc).replace("<dataset>", str(self.root))) from exc
 
     def _video_decoder(self) -> VideoDecoder:
         if self._decoder is None or self._decoder_pid != os.getpid():

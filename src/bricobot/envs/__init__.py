@@ -1,14 +1,11 @@
 """MuJoCo twins of the arms: tasks, scripted experts, inverse kinematics, gymnasium envs.
 
-Importing this package picks a headless OpenGL backend (``MUJOCO_GL``) before MuJoCo loads, and
-registers the gymnasium ids (``bricobot/SO101PickCube-v0``).
+Importing this package registers the gymnasium ids (``bricobot/SO101PickCube-v0``) and nothing
+else: the headless OpenGL backend is chosen the first time something renders
+(:func:`bricobot.cameras.rendering.select_backend`), so an import sets no environment variable and
+starts no process.
 """
 
-from bricobot.cameras.rendering import import_mujoco
-
-# MuJoCo binds its GL backend at import; a forced backend that cannot load fails here, explained.
-import_mujoco()
-
-from bricobot.envs.registration import register_envs  # noqa: E402
+from bricobot.envs.registration import register_envs
 
 register_envs()

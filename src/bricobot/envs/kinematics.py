@@ -7,9 +7,14 @@ Solves for arm joint angles that bring a site to a target position and orientati
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import mujoco
 import numpy as np
+
+from bricobot.cameras.rendering import import_mujoco
+
+if TYPE_CHECKING:
+    import mujoco
 
 
 @dataclass
@@ -30,8 +35,9 @@ class SiteIK:
         damping: float = 1e-3,
         orientation_weight: float = 0.3,
     ) -> None:
+        self._mj = import_mujoco()  # at first use, never at import (see envs/__init__.py)
         self.model = model
-        self.data = mujoco.MjData(model)
+        self.data = self._mj.MjData(model)
         self.site_id = model.site(site).id
         ids = [model.joint(j).id for j in joints]
         self.qpos_idx = np.array([model.jnt_qposadr[i] for i in ids])
@@ -57,7 +63,7 @@ class SiteIK:
         ``qpos`` is the full current configuration (other bodies stay where they are); ``q_init``
         (n_joints,) seeds the search, usually the current arm angles for smooth motion.
         """
-        data = self.data
+        data, mujoco = self.data, self._mj
         data.qpos[:] = qpos
         q = np.clip(np.asarray(q_init, dtype=np.float64), self.low, self.high)
         quat_cur, quat_target, rot_err = np.zeros(4), np.zeros(4), np.zeros(3)

@@ -14,10 +14,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import mujoco
 import numpy as np
 
-from bricobot.cameras.rendering import make_renderer
+from bricobot.cameras.rendering import import_mujoco, make_renderer
 from bricobot.motors.spec import RobotMotorsSpec, load_motors_spec
 
 
@@ -64,6 +63,9 @@ class Task(abc.ABC):
 
     def __init__(self, config: TaskConfig) -> None:
         self.config = config
+        # MuJoCo is imported here, not at module import: choosing its GL backend may probe
+        # EGL in a subprocess and sets MUJOCO_GL, which an import must never do.
+        mujoco = self._mj = import_mujoco()
         self.model = mujoco.MjModel.from_xml_path(str(hardware_path(self.robot, self.scene_file)))
         self.data = mujoco.MjData(self.model)
         self.spec: RobotMotorsSpec = load_motors_spec(self.robot)
@@ -77,7 +79,7 @@ class Task(abc.ABC):
         self.limits_high = self.to_units(ranges[:, 1])
         self.substeps = max(1, round(1.0 / (config.control_hz * self.model.opt.timestep)))
         for cam in config.cameras:
-            if mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_CAMERA, cam) < 0:
+            if self._mj.mj_name2id(self.model, self._mj.mjtObj.mjOBJ_CAMERA, cam) < 0:
                 names = [self.model.camera(i).name for i in range(self.model.ncam)]
                 raise ValueError(f"unknown camera {cam!r} in {self.scene_file}; cameras: {names}")
         self._renderers: dict[tuple[int, int], Any] = {}
@@ -106,12 +108,12 @@ class Task(abc.ABC):
         """Start an episode: home pose, scene randomized from ``seed``."""
         if seed is not None:
             self.rng = np.random.default_rng(seed)
-        mujoco.mj_resetData(self.model, self.data)
+        self._mj.mj_resetData(self.model, self.data)
         home = self.from_units(self.home_pose())
         self.data.qpos[self._qpos_idx] = home
         self.data.ctrl[self._act_idx] = home
         self.randomize(self.rng)
-        mujoco.mj_forward(self.model, self.data)
+        self._mj.mj_forward(self.model, self.data)
         self.step_count = 0
         self.on_reset()
 
@@ -123,7 +125,7 @@ class Task(abc.ABC):
         """
         applied = self.check_action(action)
         self.data.ctrl[self._act_idx] = self.from_units(applied)
-        mujoco.mj_step(self.model, self.data, nstep=self.substeps)
+        self._mj.mj_step(self.model, self.data, nstep=self.substeps)
         self.step_count += 1
         self.after_step()
         return applied

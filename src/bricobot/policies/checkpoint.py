@@ -107,12 +107,12 @@ def resolve_checkpoint(path: str | Path) -> Path:
     for candidate in candidates:
         if (candidate / CONFIG_NAME).is_file():
             return candidate
-    looked = "\n  ".join(str(c / CONFIG_NAME) for c in candidates)
+    looked = ", ".join(str(c / CONFIG_NAME) for c in candidates)
     where = "does not exist" if not root.exists() else "is not a checkpoint"
     raise CheckpointError(
-        f"{root} {where}: no {CONFIG_NAME} at any of\n  {looked}\n"
-        f"Give a training run (outputs/train/<time>), its {CHECKPOINTS_DIR}/ folder, a step "
-        f"({CHECKPOINTS_DIR}/004000 or {CHECKPOINTS_DIR}/{LAST_DIR}) or its {PRETRAINED_DIR} folder."
+        f"{root} {where}: no {CONFIG_NAME} at any of {looked}; give a training run "
+        f"(outputs/train/<time>), its {CHECKPOINTS_DIR}/ folder, a step ({CHECKPOINTS_DIR}/004000 "
+        f"or {CHECKPOINTS_DIR}/{LAST_DIR}) or its {PRETRAINED_DIR} folder"
     )
 
 
@@ -122,8 +122,11 @@ def read_policy_config(directory: str | Path) -> PolicyConfig:
     path = resolve_checkpoint(directory) / CONFIG_NAME
     try:
         meta = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{path} is not valid JSON: {exc}") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(
+            f"{path} is not valid JSON ({exc}): the checkpoint is damaged; use another step "
+            f"(another {CHECKPOINTS_DIR}/<step> folder of the run) or train again"
+        ) from exc
     policy_type = meta.get("policy_type")
     if policy_type not in POLICIES:
         raise CheckpointError(
@@ -144,26 +147,41 @@ def read_policy_config(directory: str | Path) -> PolicyConfig:
 def load_policy(directory: str | Path, device: str | torch.device = "cpu") -> Policy:
     """Load a policy from a checkpoint (any path :func:`resolve_checkpoint` accepts), checking the
     weights against the feature spec."""
+    check_device(device)
     directory = resolve_checkpoint(directory)
     config = read_policy_config(directory)
     weights_path = directory / WEIGHTS_NAME
     if not weights_path.is_file():
-        raise CheckpointError(f"{weights_path} not found")
+        raise CheckpointError(
+            f"{weights_path} not found: the checkpoint is incomplete; use another step (another "
+            f"{CHECKPOINTS_DIR}/<step> folder of the run) or train again"
+        )
     try:
         state = load_file(str(weights_path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(
-            f"{weights_path} is corrupt or not a safetensors file ({exc}); save the policy again"
+            f"{weights_path} is corrupt or not a safetensors file ({exc}): use another step "
+            f"(another {CHECKPOINTS_DIR}/<step> folder of the run), or save the policy again"
         ) from exc
     policy = make_policy(config)
     expected = policy.state_dict()
     problems = _state_problems(expected, state)
     if problems:
         raise CheckpointError(
-            f"{directory}: {CONFIG_NAME} and {WEIGHTS_NAME} disagree:\n  " + "\n  ".join(problems)
+            f"{directory}: {CONFIG_NAME} and {WEIGHTS_NAME} disagree: " + "; ".join(problems)
         )
     policy.load_state_dict(state, strict=True)
     return policy.to(device)
+
+
+def check_device(device: str | torch.device) -> None:
+    """Refuse a CUDA device when torch sees no GPU (torch's own error names neither the setting
+    nor the fix)."""
+    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
+        raise BricobotError(
+            f"device={device} but no CUDA GPU is visible to torch: use device=cpu, or install "
+            "the CUDA build of torch"
+        )
 
 
 def _state_problems(

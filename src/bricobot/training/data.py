@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from bricobot.datasets import layout
 from bricobot.datasets.frame_cache import FrameCache
-from bricobot.datasets.metadata import DatasetMeta
+from bricobot.datasets.metadata import DatasetError, DatasetMeta, repair_hint
 from bricobot.datasets.reader import BricobotDataset
 from bricobot.datasets.stats import Stats
 from bricobot.datasets.stats_file import training_stats
@@ -120,8 +121,8 @@ def features_for_policy(
         )
     if ACTION_KEY not in data_features:
         raise TrainingDataError(
-            "the dataset has no 'action' feature in meta/info.json: run `bricobot dataset "
-            "validate` on it"
+            "the dataset has no 'action' feature, which the policy learns to output: train on a "
+            "dataset recorded with actions (`bricobot dataset validate root=<folder>` checks one)"
         )
     f = data_features[ACTION_KEY]
     outputs = {
@@ -185,15 +186,20 @@ def open_training_data(
     if not data_config.root:
         raise TrainingDataError("no dataset given: set dataset.root=<folder of a recorded dataset>")
     meta = DatasetMeta.load(data_config.root)
-    inputs, outputs = features_for_policy(dataset_features(meta), policy_config)
+    try:
+        inputs, outputs = features_for_policy(dataset_features(meta), policy_config)
+    except TrainingDataError as exc:
+        raise TrainingDataError(f"{meta.root / layout.INFO_PATH}: {exc}") from None
     if policy_config.input_features:
         _check_same_features(policy_config, inputs, outputs, meta.root)
     else:
         policy_config = policy_config.with_features(inputs, outputs)
     episodes = data_config.episodes or list(range(meta.total_episodes))
+    _check_episodes(meta, episodes)
+    cameras = policy_config.image_keys
+    _check_files(meta, episodes, [] if data_config.frame_cache else cameras)
     train_eps, val_eps = split_episodes(episodes, val_fraction, seed)
     stats = training_stats(meta, list(policy_config.all_features()), progress)
-    cameras = policy_config.image_keys
     size = stored_image_hw(policy_config, cameras[0]) if cameras else None
     cache = None
     if data_config.frame_cache and cameras:
@@ -215,6 +221,41 @@ def open_training_data(
     )
 
 
+def _check_episodes(meta: DatasetMeta, episodes: Sequence[int]) -> None:
+    """Refuse episode numbers the dataset does not have, and a dataset without episodes."""
+    if meta.total_episodes == 0:
+        raise TrainingDataError(
+            f"{meta.root} has no saved episodes (nothing in {meta.root / layout.EPISODES_DIR}; "
+            f"info.json counts {meta.info.get('total_episodes', 0)}): record some, or "
+            f"{repair_hint(meta.root)} to rebuild the metadata from the data files"
+        )
+    bad = sorted({int(e) for e in episodes if not 0 <= int(e) < meta.total_episodes})
+    if bad:
+        raise TrainingDataError(
+            f"episodes {bad} do not exist in {meta.root}, which has episodes "
+            f"0…{meta.total_episodes - 1}: fix dataset.episodes=[...] (empty = all)"
+        )
+
+
+def _check_files(meta: DatasetMeta, episodes: Sequence[int], cameras: Sequence[str]) -> None:
+    """Every data file, and the video file of every camera in ``cameras``, of ``episodes`` exists.
+
+    Checked up front because a file found missing later, in a DataLoader worker, stops the run
+    with the worker's traceback; a damaged file is still found when it is read."""
+    videos = [key for key in cameras if key in meta.video_keys]
+    seen: set[Path] = set()
+    for ep in episodes:
+        for path in [meta.data_path(ep), *(meta.video_path(ep, key) for key in videos)]:
+            if path in seen:
+                continue
+            seen.add(path)
+            if not path.is_file():
+                raise DatasetError(
+                    f"{path} is missing (episode {ep} uses it): {repair_hint(meta.root)} to drop "
+                    "the episodes that use it, or leave them out with dataset.episodes=[...]"
+                )
+
+
 def _check_same_features(
     config: PolicyConfig,
     inputs: Mapping[str, FeatureConfig],
@@ -226,10 +267,14 @@ def _check_same_features(
 
     have, want = spec({**inputs, **outputs}), spec(config.all_features())
     if have != want:
-        diff = sorted(set(have.items()) ^ set(want.items()))
+        keys = sorted(k for k in {*have, *want} if have.get(k) != want.get(k))
+        diff = "; ".join(
+            f"{k}: checkpoint {want.get(k, 'none')}, dataset {have.get(k, 'none')}"
+            for k in keys[:4]
+        )
         raise TrainingDataError(
-            f"{root} does not match the checkpoint's features (shape, names): {diff[:4]}; "
-            "resume on the dataset the run started with"
+            f"{root} does not match the checkpoint's features (shape, names): {diff}; resume on "
+            "the dataset the run started with"
         )
 
 

@@ -11,13 +11,15 @@ Layout of one checkpoint directory ``checkpoints/<step>/``::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from bricobot.errors import BricobotError
@@ -94,25 +96,75 @@ def save_training_state(
     (directory / "state.json").write_text(json.dumps(meta, indent=1) + "\n")
 
 
+#: Keys of ``state.json`` that a resume needs.
+STATE_KEYS = ("step", "optimizer", "scheduler", "sampler")
+
+
+def resume_hint(step_dir: Path) -> str:
+    """What to do when the checkpoint ``step_dir`` (``<run>/checkpoints/<step>``) cannot be resumed:
+    name the run's other saved steps, or say to start a new run."""
+    step_dir = step_dir.resolve()
+    others = sorted(
+        p.name
+        for p in step_dir.parent.glob("*")
+        if p.is_dir() and not p.is_symlink() and p != step_dir and (p / STATE_DIR).is_dir()
+    )
+    if others:
+        return (
+            f"resume from another step instead, e.g. resume_from={step_dir.parent / others[-1]} "
+            f"(saved: {', '.join(others)})"
+        )
+    return f"no other step is saved in {step_dir.parent}: start a new run without resume_from"
+
+
 def load_training_state(directory: Path) -> dict[str, Any]:
-    """Everything :func:`save_training_state` wrote, as tensors and plain data."""
+    """Everything :func:`save_training_state` wrote, as tensors and plain data, plus the
+    ``directory`` it came from. Raises :class:`ResumeError` naming a missing or damaged file."""
+    hint = resume_hint(directory.parent)
     state_json = directory / "state.json"
     if not state_json.is_file():
-        raise ResumeError(f"{state_json} not found: not a training checkpoint (need {STATE_DIR}/)")
-    meta = json.loads(state_json.read_text())
+        raise ResumeError(
+            f"{state_json} not found: {directory.parent} is not a resumable checkpoint (it has no "
+            f"complete {STATE_DIR}/); {hint}"
+        )
+    with restoring(state_json, hint):
+        meta = json.loads(state_json.read_text())
+    missing = [key for key in STATE_KEYS if key not in meta]
+    if missing:
+        raise ResumeError(f"{state_json} lacks {missing}: it is damaged; {hint}")
+    with restoring(directory / "optimizer.safetensors", hint):
+        optimizer = unflatten_optimizer_state(
+            _load_tensors(directory / "optimizer.safetensors", hint), meta["optimizer"]
+        )
+    return {
+        "meta": meta,
+        "directory": directory,
+        "model": _load_tensors(directory / "model.safetensors", hint),
+        "optimizer": optimizer,
+        "rng": _load_tensors(directory / "rng.safetensors", hint),
+        "ema": _load_tensors(directory / "ema.safetensors", hint) if meta.get("ema") else None,
+    }
+
+
+def _load_tensors(path: Path, hint: str) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise ResumeError(f"{path} not found: the checkpoint is incomplete; {hint}")
     try:
-        out: dict[str, Any] = {
-            "meta": meta,
-            "model": load_file(str(directory / "model.safetensors")),
-            "optimizer": unflatten_optimizer_state(
-                load_file(str(directory / "optimizer.safetensors")), meta["optimizer"]
-            ),
-            "rng": load_file(str(directory / "rng.safetensors")),
-            "ema": load_file(str(directory / "ema.safetensors")) if meta.get("ema") else None,
-        }
-    except Exception as exc:  # safetensors raises its own error type; name the directory
-        raise ResumeError(f"cannot read the training state in {directory}: {exc}") from exc
-    return out
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ResumeError(f"{path} is damaged ({exc}); {hint}") from exc
+
+
+@contextlib.contextmanager
+def restoring(path: Path, hint: str) -> Iterator[None]:
+    """Turn an error while reading or applying ``path`` into a :class:`ResumeError` naming it."""
+    try:
+        yield
+    except json.JSONDecodeError as exc:
+        raise ResumeError(f"{path} is not valid JSON ({exc}): it is damaged; {hint}") from exc
+    except (KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
+        detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
+        raise ResumeError(f"{path} does not fit this run ({detail}); {hint}") from exc
 
 
 def restore_rng(rng: Mapping[str, torch.Tensor]) -> None:
