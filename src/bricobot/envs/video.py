@@ -1,12 +1,20 @@
-"""Writing short mp4 clips (rollout videos, demo reports) with PyAV: H.264, yuv420p."""
+"""Writing short mp4 clips (rollout videos, demo reports) with PyAV: the dataset writer's codec
+(AV1, which every current browser plays, including Chromium builds without H.264), falling back to
+H.264 where this FFmpeg cannot encode AV1; yuv420p."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
+
+from bricobot.datasets.video import VideoOptions, probe_encoder
+
+#: Keyframe every second: clips are watched, not seeked frame by frame.
+CLIP_OPTIONS = VideoOptions(gop=30)
 
 
 def write_mp4(path: str | Path, frames: Iterable[np.ndarray], fps: int) -> Path:
@@ -15,12 +23,15 @@ def write_mp4(path: str | Path, frames: Iterable[np.ndarray], fps: int) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.mp4")
     count = 0
+    codec = probe_encoder(CLIP_OPTIONS)
     with av.open(str(tmp), mode="w") as container:
-        stream = None
+        stream: Any = None
         for frame in frames:
             if stream is None:
                 height, width = frame.shape[:2]
-                stream = container.add_stream("libx264", rate=fps)
+                stream = container.add_stream(
+                    codec, rate=fps, options=CLIP_OPTIONS.encoder_options(codec)
+                )
                 stream.width, stream.height = width - width % 2, height - height % 2
                 stream.pix_fmt = "yuv420p"
             image = np.ascontiguousarray(frame[: stream.height, : stream.width])
