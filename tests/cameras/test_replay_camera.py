@@ -100,3 +100,26 @@ def test_image_folder_plays_sorted_and_resized(tmp_path: Path) -> None:
 def test_missing_source_is_named(tmp_path: Path) -> None:
     with pytest.raises(CameraError, match=r"missing\.mp4"):
         ReplayCamera(ReplayCameraConfig(path=str(tmp_path / "missing.mp4"))).connect()
+
+
+def test_size_comes_from_the_video_before_connect(tmp_path: Path) -> None:
+    """A dataset is opened before the cameras start: the size must be known without width/height."""
+    path = write_mp4(tmp_path / "episode.mp4")
+    camera = ReplayCamera(ReplayCameraConfig(path=str(path)), name="top")
+    assert camera.shape == (48, 64, 3)
+    assert not camera.is_connected
+
+
+def test_size_comes_from_the_first_image_before_connect(tmp_path: Path) -> None:
+    folder = tmp_path / "images"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "000.png"), np.zeros((24, 32, 3), np.uint8))
+    assert ReplayCamera(ReplayCameraConfig(path=str(folder))).shape == (24, 32, 3)
+    sized = ReplayCameraConfig(path=str(folder), width=64, height=48)
+    assert ReplayCamera(sized).shape == (48, 64, 3)
+
+
+def test_a_missing_source_fails_when_its_size_is_asked(tmp_path: Path) -> None:
+    camera = ReplayCamera(ReplayCameraConfig(path=str(tmp_path / "missing.mp4")), name="top")
+    with pytest.raises(CameraError, match=r"'top'.*missing\.mp4.*no such file"):
+        _ = camera.shape

@@ -67,7 +67,42 @@ class ReplayCamera(ThreadedCamera):
 
     @property
     def shape(self) -> tuple[int, int, int]:
+        """(H, W, 3): the configured size, else the source's, read from it before ``connect``
+        so that a dataset opened before the camera starts gets the frames' real size."""
+        if 0 in self._shape[:2]:
+            self._shape = self._probe_shape()
         return self._shape
+
+    def _probe_shape(self) -> tuple[int, int, int]:
+        """Size of the source's frames, from its first image or its video stream's header."""
+        if not self.config.path:
+            raise CameraError(f"{self._describe()}: set path to a video file or an image folder")
+        if self.path.is_dir():
+            h, w = self._load_image(self._list_images()[0]).shape[:2]
+        elif self.path.is_file():
+            import av
+
+            try:
+                with av.open(str(self.path)) as container:
+                    stream = container.streams.video[0]
+                    h, w = stream.codec_context.height, stream.codec_context.width
+                    if not h or not w:  # no size in the header: decode a frame
+                        h, w = next(container.decode(video=0)).to_ndarray(format="rgb24").shape[:2]
+            except (IndexError, StopIteration) as exc:
+                raise CameraError(f"{self._describe()}: file has no video frames") from exc
+            except Exception as exc:  # PyAV raises several error types for unreadable files
+                raise CameraError(f"{self._describe()}: cannot open video: {exc}") from exc
+        else:
+            raise CameraError(f"{self._describe()}: no such file or folder")
+        return (int(h), int(w), 3)
+
+    def _list_images(self) -> list[Path]:
+        images = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not images:
+            raise CameraError(
+                f"{self._describe()}: folder holds no images ({', '.join(IMAGE_SUFFIXES)})"
+            )
+        return images
 
     def _describe(self) -> str:
         return f"replay camera {self.name!r} ({self.path})"
@@ -79,13 +114,7 @@ class ReplayCamera(ThreadedCamera):
         if not self.config.path:
             raise CameraError(f"{self._describe()}: set path to a video file or an image folder")
         if self.path.is_dir():
-            self._images = sorted(
-                p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
-            )
-            if not self._images:
-                raise CameraError(
-                    f"{self._describe()}: folder holds no images ({', '.join(IMAGE_SUFFIXES)})"
-                )
+            self._images = self._list_images()
             self._image_index = 0
             first = self._load_image(self._images[0])
             fps = self.config.fps or 30.0

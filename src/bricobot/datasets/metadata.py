@@ -2,9 +2,11 @@
 
 :class:`DatasetMeta` is what training code needs besides frames: ``fps``, ``features``, ``stats``
 (for normalization), ``tasks`` and ``episodes`` (one dict per episode, LeRobot's episodes-parquet
-columns). The episodes metadata is the commit record: an episode exists once its episodes file
-exists. ``info.json`` totals are derived from it; a disagreement (a save interrupted after its
-commit) is reported as a warning and fixed by ``repair`` or the next save.
+columns). ``info.json`` is the commit record: a save writes its episode's data, row and tasks,
+then stats.json, and commits them all by renaming info.json (with the new totals) into place, so a
+reader sees an episode and its totals together or not at all; rows and tasks beyond info.json's
+totals are an interrupted save's leftovers, ignored (:func:`committed_episodes`). Any other
+disagreement between info.json and the episodes rows is reported as a warning; ``repair`` fixes it.
 
 Damaged or missing files raise :class:`DatasetError` naming the file and the fix.
 """
@@ -82,6 +84,8 @@ class DatasetMeta:
         self.tasks = tasks
         self.episodes = episodes
         self.stats = stats
+        #: What an interrupted save left that readers ignore (see :func:`committed_episodes`).
+        self.leftovers: list[str] = []
 
     # -- facts --------------------------------------------------------------------------------
     @property
@@ -156,7 +160,16 @@ class DatasetMeta:
         """
         root = Path(root)
         if not root.is_dir():
-            raise DatasetError(f"dataset folder {root} does not exist")
+            what = "is not a folder" if root.exists() else "does not exist"
+            raise DatasetError(
+                f"dataset folder {root} {what}: check the path (dataset.root= or root=)"
+            )
+        if not (root / "meta").is_dir() and not (root / "data").is_dir():
+            raise DatasetError(
+                f"{root} is not a dataset: it has no {layout.INFO_PATH} and no data/; give the "
+                "folder of a recorded dataset (dataset.root= or root=) or record one with "
+                "`bricobot record`"
+            )
         info = read_json(root / layout.INFO_PATH, root)
         if not isinstance(info, dict) or "features" not in info or "fps" not in info:
             raise DatasetError(
@@ -170,11 +183,13 @@ class DatasetMeta:
                 f"{root / layout.INFO_PATH}: codebase_version {version!r} is not supported "
                 "(bricobot reads v3.0 and v2.1)"
             )
-        tasks = load_tasks(root)
-        episodes = load_episode_rows(root)
+        rows = load_episode_rows(root)
+        episodes, tasks, leftovers = committed_episodes(info, load_tasks(root), rows)
         stats_path = root / layout.STATS_PATH
         stats = stats_from_json(read_json(stats_path, root)) if stats_path.exists() else {}
+        stats = committed_stats(stats, episodes, rows, leftovers)
         meta = cls(root, info, tasks, episodes, stats)
+        meta.leftovers = leftovers
         if warn and (
             int(info.get("total_episodes", -1)) != len(episodes)
             or int(info.get("total_frames", -1)) != meta.total_frames
@@ -297,6 +312,67 @@ def check_contiguous(indices: Sequence[int], where: Path, root: Path) -> None:
         )
 
 
+# -- the commit record (v3.0) --------------------------------------------------------------------
+
+
+def committed_episodes(
+    info: Mapping[str, Any], tasks: list[str], rows: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[str], list[str]]:
+    """The episodes and tasks that info.json commits, and notes on what an interrupted save left.
+
+    A save writes its episode's row and any new task first, then stats.json, then info.json with
+    the new totals: that rename commits the episode. Rows after ``total_episodes`` (when the rows
+    before it hold exactly ``total_frames``) and tasks after ``total_tasks`` (when no committed
+    row names them) belong to a save that never finished, so readers ignore them. Any other
+    disagreement is left for ``validate`` to report.
+    """
+    n, frames, n_tasks = (
+        _count(info, k) for k in ("total_episodes", "total_frames", "total_tasks")
+    )
+    notes: list[str] = []
+    if 0 <= n < len(rows) and sum(int(r["length"]) for r in rows[:n]) == frames:
+        notes.append(
+            f"{len(rows) - n} episode row(s) after info.json's total_episodes={n} belong to a "
+            "save that was interrupted before its commit: ignored (the next save or `repair` "
+            "removes them)"
+        )
+        rows = rows[:n]
+    if 0 <= n_tasks < len(tasks):
+        named = {t for r in rows for t in (r.get("tasks") or [])}
+        if named <= set(tasks[:n_tasks]):
+            notes.append(
+                f"{len(tasks) - n_tasks} task(s) after info.json's total_tasks={n_tasks} belong to "
+                "an interrupted save: ignored"
+            )
+            tasks = tasks[:n_tasks]
+    return rows, tasks, notes
+
+
+def _count(info: Mapping[str, Any], key: str) -> int:
+    """An info.json total, or -1 when it is missing or not a number."""
+    value = info.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else -1
+
+
+def committed_stats(
+    stats: dict[str, Stats],
+    episodes: Sequence[Mapping[str, Any]],
+    rows: Sequence[Mapping[str, Any]],
+    notes: list[str],
+) -> dict[str, Stats]:
+    """stats.json, unless an interrupted save already wrote the stats of its uncommitted episode
+    (every ``count`` equals the frames of all ``rows``, not of the committed ``episodes``): then
+    the committed episodes' own statistics, aggregated as a completed save would have."""
+    if len(rows) == len(episodes) or not stats:
+        return stats
+    all_frames = sum(int(r["length"]) for r in rows)
+    counts = {int(np.asarray(st.get("count", -1)).reshape(-1)[0]) for st in stats.values()}
+    if counts != {all_frames}:
+        return stats
+    notes.append("stats.json includes the uncommitted episode: using the committed episodes' stats")
+    return aggregate_stats([unflatten_stats(ep) for ep in episodes]) if episodes else {}
+
+
 # -- committing (v3.0) ------------------------------------------------------------------------------
 
 
@@ -341,7 +417,11 @@ def write_episode_rows(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
 def write_info_and_stats(
     root: Path, info: Mapping[str, Any], tasks: Sequence[str], episodes: Sequence[Mapping[str, Any]]
 ) -> dict[str, Any]:
-    """Recompute totals and aggregated stats from ``episodes``; commit stats.json then info.json."""
+    """Recompute totals and aggregated stats from ``episodes``; write stats.json, then info.json.
+
+    Renaming info.json into place is what commits ``episodes`` (see :func:`committed_episodes`):
+    callers write the episodes rows and tasks first.
+    """
     new = dict(info)
     new["total_episodes"] = len(episodes)
     new["total_frames"] = int(sum(int(ep["length"]) for ep in episodes))

@@ -11,11 +11,14 @@ Usage (one frame per control-loop tick)::
 
 What a frame holds is documented in :mod:`bricobot.datasets.schema`.
 
-Durability. ``save_episode`` commits in this order, each file written under a temporary name,
-fsynced and renamed: videos, tasks, data parquet, then the episodes metadata parquet (rewritten
-whole; this rename is the commit point), then stats.json and info.json. A kill before the commit point leaves only files that
-no metadata refers to (overwritten by the next save, or removed by ``repair``); a kill after it
-leaves the episode complete. Nothing stays open across episodes.
+Durability. ``save_episode`` writes in this order, each file under a temporary name, fsynced and
+renamed: videos, tasks, data parquet, the episodes metadata parquet (rewritten whole), stats.json,
+then info.json with the new totals: that last rename is the commit point, so readers see the
+episode and the totals that count it together or not at all (see
+:func:`~bricobot.datasets.metadata.committed_episodes`). A kill before it leaves files and rows
+that readers ignore (overwritten by the next save, or removed by ``repair``), and the dataset
+passes ``validate`` as it is; a kill after it leaves the episode complete. Nothing stays open
+across episodes.
 
 Video. Each camera has its own encoder process (:mod:`bricobot.datasets.encoder`): ``add_frame``
 copies the image into shared memory and returns. At save, the writer waits for the encoders to
@@ -45,6 +48,7 @@ import pyarrow.parquet as pq
 from bricobot.datasets import layout, schema
 from bricobot.datasets.encoder import EncoderProcess
 from bricobot.datasets.files import (
+    TMP_SUFFIX,
     atomic_write_json,
     atomic_write_with,
     commit,
@@ -59,6 +63,7 @@ from bricobot.datasets.metadata import (
     write_info_and_stats,
     write_tasks,
 )
+from bricobot.datasets.schema import FrameError
 from bricobot.datasets.stats import flatten_stats, histogram_stats, numeric_stats
 from bricobot.datasets.video import VideoOptions, probe_encoder
 
@@ -137,14 +142,18 @@ class DatasetWriter:
         (``use_videos``) or ``image`` (PNG frames embedded in the data parquet).
         """
         root = Path(root)
+        if root.exists() and _only_leftovers(root):  # a create() killed before info.json
+            remove_tmp_files(root)
+            (root / "meta").rmdir()
         if root.exists() and any(root.iterdir()):
             raise DatasetError(
                 f"{root} already exists and is not empty: choose a new folder, or continue it with "
-                "DatasetWriter.resume (`resume=true` on the command line)"
+                "DatasetWriter.resume (`dataset.resume=true` on the command line)"
             )
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         feats = schema.normalize(features)
+        check_camera_shapes(feats)
         for key in schema.camera_keys(feats):
             feats[key]["dtype"] = "video" if use_videos else "image"
             feats[key].pop("info", None)
@@ -210,8 +219,10 @@ class DatasetWriter:
             timing_bounds or TimingBounds(),
             ring_frames,
         )
-        # Heal an interrupted save whose episode committed but whose info.json did not.
-        writer.info = write_info_and_stats(root, writer.info, writer.tasks, writer.episodes)
+        if meta.leftovers:  # an interrupted save: drop its rows and tasks, rewrite stats.json
+            write_episode_rows(root / EPISODES_FILE, writer.episodes)
+            write_tasks(root, writer.tasks)
+            writer.info = write_info_and_stats(root, writer.info, writer.tasks, writer.episodes)
         return writer
 
     # -- recording ----------------------------------------------------------------------------
@@ -229,8 +240,13 @@ class DatasetWriter:
         return self._n
 
     def add_frame(self, frame: Mapping[str, Any], task: str) -> None:
-        """Append one frame (see :mod:`bricobot.datasets.schema`) to the current episode."""
+        """Append one frame (see :mod:`bricobot.datasets.schema`) to the current episode.
+
+        A frame or task that cannot be stored raises :class:`FrameError` before anything is
+        buffered, so the episode and the writer stay usable.
+        """
         self._check_open()
+        check_task(task)
         schema.check_frame(self.features, frame)
         if self._n == 0:
             self._start_encoders()
@@ -244,17 +260,32 @@ class DatasetWriter:
         self._n += 1
 
     def save_episode(self) -> int:
-        """Commit the current episode durably; return its index. Raises if it has no frames."""
+        """Commit the current episode durably; return its index. Raises if it has no frames.
+
+        A save that fails (a full disk, an encoder error) discards the episode and leaves the
+        dataset as it was, with the writer ready for the next episode.
+        """
         self._check_open()
         if self._n == 0:
             raise DatasetError("save_episode() with no frames: add frames first (or discard)")
         ep_idx = len(self.episodes)
-        chunk, file = self._file_slot()
         try:
             reports = {k: enc.finish() for k, enc in self._encoders.items()}
-        except Exception:
+            rows, tasks = self._write_episode(ep_idx, reports)
+            # 6. info.json with the new totals: the commit point
+            self.info = write_info_and_stats(self.root, self.info, tasks, rows)
+        except BaseException:
             self.discard_episode()
             raise
+        self.episodes, self.tasks = rows, tasks
+        self._reset_buffer()
+        return ep_idx
+
+    def _write_episode(
+        self, ep_idx: int, reports: Mapping[str, Any]
+    ) -> tuple[list[dict[str, Any]], list[str]]:
+        """Steps 1-4 of a save (nothing a reader sees yet); returns the new rows and tasks."""
+        chunk, file = self._file_slot()
         row: dict[str, Any] = {
             "episode_index": ep_idx,
             "tasks": list(self._episode_tasks),
@@ -279,37 +310,44 @@ class DatasetWriter:
                 }
             )
         # 2. tasks (before the episode refers to them)
-        new_tasks = [t for t in self._episode_tasks if t not in self.tasks]
-        if new_tasks:
-            self.tasks.extend(new_tasks)
-            write_tasks(self.root, self.tasks)
+        tasks = self.tasks + [t for t in self._episode_tasks if t not in self.tasks]
+        if len(tasks) > len(self.tasks):
+            write_tasks(self.root, tasks)
         # 3. data
-        table, numeric = self._episode_table(ep_idx, reports)
+        table, numeric = self._episode_table(ep_idx, reports, tasks)
         data_path = self.root / layout.DATA_PATH.format(chunk_index=chunk, file_index=file)
         atomic_write_with(data_path, lambda tmp: pq.write_table(table, tmp))
+        self._remove_png_folders(reports)
+        # 4. the episode's metadata row, after the committed ones (step 5, stats.json, comes with
+        # the commit in write_info_and_stats)
+        row.update(self._timing_report(numeric))
+        row["meta/episodes/chunk_index"] = 0
+        row["meta/episodes/file_index"] = 0
+        row.update(flatten_stats(self._episode_stats(numeric, reports)))
+        rows = [*self.episodes, row]
+        write_episode_rows(self.root / EPISODES_FILE, rows)
+        return rows, tasks
+
+    def _episode_stats(
+        self, numeric: Mapping[str, np.ndarray], reports: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Per-episode statistics: numeric columns exact, cameras from the encoders' histograms."""
+        ep_stats: dict[str, Any] = {k: numeric_stats(v) for k, v in numeric.items()}
+        for key in self._camera_keys:
+            report = reports[key]
+            ep_stats[key] = histogram_stats(
+                np.asarray(report["hist"]), self._n, report.get("min"), report.get("max")
+            )
+        return ep_stats
+
+    def _remove_png_folders(self, reports: Mapping[str, Any]) -> None:
+        """Delete an image episode's PNG frames once the data parquet holds them."""
         for key in schema.image_keys(self.features):
             folder = Path(reports[key]["path"])
             shutil.rmtree(folder, ignore_errors=True)
             for parent in (folder.parent, folder.parent.parent):  # images/<key>, images
                 with contextlib.suppress(OSError):
                     parent.rmdir()
-        # 4. the episode's metadata: the commit point
-        ep_stats = {k: numeric_stats(v) for k, v in numeric.items()}
-        for key in self._camera_keys:
-            report = reports[key]
-            ep_stats[key] = histogram_stats(
-                np.asarray(report["hist"]), self._n, report.get("min"), report.get("max")
-            )
-        row.update(self._timing_report(numeric))
-        row["meta/episodes/chunk_index"] = 0
-        row["meta/episodes/file_index"] = 0
-        row.update(flatten_stats(ep_stats))
-        write_episode_rows(self.root / EPISODES_FILE, [*self.episodes, row])
-        self.episodes.append(row)
-        # 5. derived metadata
-        self.info = write_info_and_stats(self.root, self.info, self.tasks, self.episodes)
-        self._reset_buffer()
-        return ep_idx
 
     def discard_episode(self) -> None:
         """Drop the frames recorded since the last save."""
@@ -398,7 +436,7 @@ class DatasetWriter:
                 enc.start(folder, self.fps, "png", {}, "png")
 
     def _episode_table(
-        self, ep_idx: int, reports: Mapping[str, Any]
+        self, ep_idx: int, reports: Mapping[str, Any], tasks: list[str]
     ) -> tuple[pa.Table, dict[str, np.ndarray]]:
         """The episode's data table and its numeric columns as arrays (N, d)."""
         n = self._n
@@ -427,7 +465,7 @@ class DatasetWriter:
                 for i in range(n)
             ]
             columns[key] = pa.array(pngs, layout.arrow_type(self.features[key]))
-        task_ids = np.array([self.tasks.index(t) for t in self._frame_tasks], dtype=np.int64)
+        task_ids = np.array([tasks.index(t) for t in self._frame_tasks], dtype=np.int64)
         defaults = {
             "timestamp": (frame_index / self.fps).astype(np.float32),
             "frame_index": frame_index,
@@ -467,6 +505,46 @@ class DatasetWriter:
             "timing/max_frame_age_s": max_age,
             "timing/drifted": bool(drifted),
         }
+
+
+def _only_leftovers(root: Path) -> bool:
+    """Whether ``root`` holds nothing but temporary files under ``meta/`` (a killed create)."""
+    found = list(root.rglob("*"))
+    return (root / "meta").is_dir() and all(
+        p == root / "meta" or (p.name.endswith(TMP_SUFFIX) and p.parent == root / "meta")
+        for p in found
+    )
+
+
+def check_task(task: object) -> None:
+    """Raise :class:`FrameError` unless ``task`` is text that can be stored (UTF-8 encodable).
+
+    Checked at ``add_frame`` so that a bad task (bytes, a str with lone surrogates, as
+    ``os.fsdecode`` makes of undecodable bytes) is refused before it reaches the tasks file.
+    """
+    if not isinstance(task, str):
+        hint = " (decode it first: task.decode('utf-8'))" if isinstance(task, bytes) else ""
+        raise FrameError(f"task must be a str, got {type(task).__name__} {task!r}{hint}")
+    try:
+        task.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise FrameError(
+            f"task {task!r} is not valid text ({exc.reason} at character {exc.start}): datasets "
+            "store tasks as UTF-8; pass the task as a proper str"
+        ) from None
+
+
+def check_camera_shapes(features: Mapping[str, Mapping[str, Any]]) -> None:
+    """Raise :class:`DatasetError` for a camera feature that is not (H, W, 3) with H, W > 0:
+    a camera that has not reported its frame size would record a dataset no frame can fit."""
+    for key in schema.camera_keys(features):
+        shape = tuple(features[key]["shape"])
+        if len(shape) != 3 or min(shape) <= 0 or shape[2] != 3:
+            raise DatasetError(
+                f"camera feature {key!r} has shape {shape}, not (height, width, 3) with a size: "
+                "the camera did not report its frame size; set its width and height, or check "
+                "that its source can be read"
+            )
 
 
 def _json_features(features: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:

@@ -75,10 +75,29 @@ def make_teleop(config: Any, robot: Robot | None = None) -> Teleoperator:
     return teleop
 
 
+def check_rate(config: DatasetConfig, robot: Robot) -> None:
+    """Refuse a recording whose fps differs from a simulated robot's control rate.
+
+    A sim robot (its ``task.config.control_hz``) steps 1/control_hz s of physics per action, so at
+    another fps every frame would be stamped with the wrong time; real arms have no such rate.
+    """
+    control_hz = getattr(getattr(getattr(robot, "task", None), "config", None), "control_hz", None)
+    if not isinstance(control_hz, int) or control_hz == config.fps:
+        return
+    raise ValueError(
+        f"the recording runs at {config.fps} fps (dataset.fps, or fps= for rollout) but the "
+        f"simulated robot {robot.robot_type} steps its physics at control_hz={control_hz}: "
+        f"{config.fps} frames would be labelled 1.0 s for {config.fps / control_hz:.2f} s of "
+        f"physics. Record at dataset.fps={control_hz}, or set the robot's rate to match with "
+        f"'+robot.task_config={{control_hz: {config.fps}}}'"
+    )
+
+
 def open_writer(config: DatasetConfig, robot: Robot) -> DatasetWriter:
     """Create the dataset at ``config.root``, or resume it (checked against the robot)."""
     if not config.root:
         raise ValueError("dataset.root is required: the folder to record into (dataset.root=...)")
+    check_rate(config, robot)
     features = features_from_robot(
         robot.observation_features, robot.action_features, use_videos=config.use_videos
     )
@@ -103,6 +122,7 @@ def keyboard_events(enabled: bool, teleop: Any = None) -> Iterator[EpisodeEvents
 
     A keyboard teleoperator's key reader is shared (one terminal drives the arm and the recorder).
     Without a terminal (a pipe, CI) or with ``enabled`` false, events can still be set in code.
+    The events' ``keys_help`` says which keys are live (printed by :func:`key_help`).
     """
     shared_reader = getattr(teleop, "reader", None)
     if not enabled or (shared_reader is None and not sys.stdin.isatty()):
@@ -115,12 +135,41 @@ def keyboard_events(enabled: bool, teleop: Any = None) -> Iterator[EpisodeEvents
         yield EpisodeEvents()
         return
     listener = listener_cls(reader=shared_reader) if shared_reader is not None else listener_cls()
+    help_text = str(listener.help_text())
     if shared_reader is not None:  # the teleoperator opens and closes the terminal
-        yield EpisodeEvents(poll=listener.poll)
+        yield EpisodeEvents(poll=listener.poll, keys_help=help_text)
         return
     with listener:
-        log.info(listener.help_text())
-        yield EpisodeEvents(poll=listener.poll)
+        yield EpisodeEvents(poll=listener.poll, keys_help=help_text)
+
+
+#: What Ctrl-C does, by command.
+CTRL_C_HELP = {
+    "record": "Ctrl-C: stop now (the episode in progress is discarded; saved ones stay); "
+    "twice: release torque at once",
+    "rollout": "Ctrl-C: stop now (a recorded episode in progress is discarded); "
+    "twice: release torque at once",
+    "teleoperate": "Ctrl-C: stop and leave the arm as configured; twice: release torque at once",
+}
+
+
+def key_help(teleop: Any, events: EpisodeEvents | None, command: str) -> list[str]:
+    """Lines telling the person at the arm what each key does, printed before anything moves.
+
+    A teleoperator with keys (:meth:`KeyboardTeleop.key_help`) lists its joint keys; ``events``
+    (None for commands without episodes) adds the episode keys, or says they are off.
+    """
+    lines: list[str] = []
+    teleop_help = getattr(teleop, "key_help", None)
+    if callable(teleop_help):
+        lines.append(str(teleop_help()))
+    if events is not None:
+        lines.append(
+            events.keys_help
+            or "episode keys off (keyboard=false or no terminal): each episode runs its full time"
+        )
+    lines.append(CTRL_C_HELP.get(command, "Ctrl-C: stop"))
+    return lines
 
 
 def episode_start_hook(robot: Robot, *others: Any) -> Callable[[], None]:
