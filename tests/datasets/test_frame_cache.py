@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.fakes.policy_dataset import write_dataset
 
 from bricobot.cameras.resize import fit_frame
 from bricobot.datasets import frame_cache as fc
@@ -16,6 +15,7 @@ from bricobot.datasets.frame_cache import FrameCache, FrameCacheError
 from bricobot.datasets.frames import episode_frames
 from bricobot.datasets.metadata import DatasetMeta
 from bricobot.datasets.writer import DatasetWriter
+from tests.fakes.policy_dataset import write_dataset
 
 FRONT = "observation.images.front"
 

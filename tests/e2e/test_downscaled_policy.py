@@ -33,7 +33,9 @@ def seen_image_shapes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, ...]]:
     original = ACTModel.forward
 
     def spy(self, batch, *args, **kwargs):  # type: ignore[no-untyped-def]
-        shapes.extend(tuple(v.shape) for k, v in batch.items() if k.startswith("observation.images."))
+        shapes.extend(
+            tuple(v.shape) for k, v in batch.items() if k.startswith("observation.images.")
+        )
         return original(self, batch, *args, **kwargs)
 
     monkeypatch.setattr(ACTModel, "forward", spy)

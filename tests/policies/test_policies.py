@@ -120,9 +120,10 @@ def test_predicted_actions_are_in_robot_units() -> None:
 
 
 def test_act_shares_one_backbone_across_cameras_as_published() -> None:
+    from tests.fakes.policy_batches import make_features
+
     from bricobot.policies.checkpoint import make_policy
     from bricobot.policies.presets import load_preset
-    from tests.fakes.policy_batches import make_features
 
     inputs, outputs = make_features(cameras=("front", "wrist"), image_hw=(480, 640))
     policy = make_policy(load_preset("act").with_features(inputs, outputs))

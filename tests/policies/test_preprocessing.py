@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from tests.fakes.policy_batches import tiny_act_config, tiny_diffusion_config
 
 from bricobot.cameras.resize import fit_frame
 from bricobot.policies.preprocessing import crop, prepare_images
-from tests.fakes.policy_batches import tiny_act_config, tiny_diffusion_config
 
 
 def test_fit_frame_keeps_the_aspect_ratio_and_crops_the_center() -> None:
@@ -36,10 +36,12 @@ def test_crop_is_random_while_training_and_centered_otherwise() -> None:
 @pytest.mark.parametrize("training", [True, False])
 def test_diffusion_sees_the_crop_and_act_the_augmented_images(training: bool) -> None:
     cfg = tiny_diffusion_config(image_size=[32, 32], crop_shape=[28, 24])
-    batch = {"observation.images.front": torch.randint(0, 255, (2, 2, 3, 32, 32), dtype=torch.uint8)}
+    batch = {
+        "observation.images.front": torch.randint(0, 255, (2, 2, 3, 32, 32), dtype=torch.uint8)
+    }
     out = prepare_images(batch, cfg, training=training)["observation.images.front"]
     assert out.shape == (2, 2, 3, 28, 24) and out.dtype == torch.float32
-    assert 0.0 <= out.min() and out.max() <= 1.0
+    assert out.min() >= 0.0 and out.max() <= 1.0
 
     act = tiny_act_config(random_shift_px=3, color_jitter=0.3)
     images = torch.rand(4, 3, 32, 32)
@@ -57,7 +59,9 @@ def test_float_inputs_of_another_size_are_resized_like_fit_frame() -> None:
     out = prepare_images({"observation.images.front": x}, cfg, training=False)
     expected = torch.from_numpy(fit_frame(frame, (16, 16))).permute(2, 0, 1)[None].float() / 255
     assert out["observation.images.front"].shape == (1, 3, 16, 16)
-    assert (out["observation.images.front"] - expected).abs().mean() < 0.02  # two filters, same geometry
+    assert (
+        out["observation.images.front"] - expected
+    ).abs().mean() < 0.02  # two filters, same geometry
 
 
 def test_bad_preprocessing_settings_are_refused() -> None:
