@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from tests.fakes.runtime_devices import ConfiguredFakeRobot, FakeRobot, FakeRobotConfig
@@ -50,3 +51,21 @@ def test_a_checkpoint_for_other_cameras_is_refused_before_connecting(
 def test_policy_path_is_required(capsys) -> None:
     assert rollout_cli.run(RolloutCommandConfig(robot=FakeRobotConfig())) == 2
     assert "policy_path" in capsys.readouterr().err
+
+
+def test_the_readme_checkpoint_path_is_accepted(tmp_path: Path, monkeypatch, capsys) -> None:
+    """``policy_path=outputs/train/<time>/checkpoints/last`` as the README prints it."""
+    register_fakes(monkeypatch)
+    run = tmp_path / "outputs" / "train" / "20250101-120000"
+    robot = FakeRobot(cameras={"front": (32, 32, 3)})
+    tiny_act_checkpoint(robot, run / "checkpoints" / "000010" / "pretrained_model")
+    os.symlink("000010", run / "checkpoints" / "last")
+    cfg = RolloutCommandConfig(
+        robot=FakeRobotConfig(cameras={"front": [32, 32, 3]}, on_exit="release"),
+        policy_path=str(run / "checkpoints" / "last"),
+        episode_time_s=0.1,
+        reset_time_s=0.0,
+        fps=50,
+        keyboard=False,
+    )
+    assert rollout_cli.run(cfg) == 0, capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import re
 import time
 
 import pytest
@@ -11,14 +12,17 @@ from bricobot.emulation import Faults, VirtualBus, VirtualServo
 from bricobot.motors.bus import Motor, MotorBus
 from bricobot.motors.errors import (
     BaudRateError,
-    CommunicationError,
     DuplicateIdError,
+    LateReplyError,
     ModelMismatchError,
     MotorNotFoundError,
+    NoReplyError,
     PortNotFoundError,
     PortPermissionError,
     RegisterError,
     ServoError,
+    late_reply_fix,
+    no_reply_fix,
 )
 from bricobot.motors.feetech import FeetechBus
 
@@ -100,12 +104,95 @@ def test_unplugged_motor_is_named(family: str) -> None:
         bus.connect()
         vbus.faults.unplugged.add(4)
         start = time.monotonic()
-        with pytest.raises(CommunicationError, match=r"'wrist_flex' \(id 4\)") as info:
+        with pytest.raises(
+            NoReplyError, match=r"no reply at all from 'wrist_flex' \(id 4\)"
+        ) as info:
             bus.sync_read("Present_Position")
         elapsed = time.monotonic() - start
         assert info.value.failed == {"wrist_flex": 4}
         bus.close()
     print(f"unplugged motor reported after {elapsed * 1000:.1f} ms")
+
+
+@pytest.mark.parametrize("fault", ["unplugged", "lost replies"])
+def test_no_reply_at_all_on_a_virtual_arm_points_at_the_emulator_not_a_cable(
+    family: str, fault: str
+) -> None:
+    with VirtualBus(make_servos(family)) as vbus:
+        bus = make_bus(family, vbus.port, timeout_s=0.01, retries=2)
+        bus.connect()
+        if fault == "unplugged":
+            vbus.faults.unplugged.add(6)
+        else:
+            vbus.faults = Faults(drop_rate=1.0)  # every status packet is lost
+        with pytest.raises(NoReplyError) as info:
+            bus.read("Present_Position", "gripper")
+        bus.close()
+    message = str(info.value)
+    assert "no reply at all from 'gripper' (id 6) to a read of Present_Position" in message
+    assert "3 attempt(s) of 10 + 20 + 40 ms, not even a late one" in message
+    assert "is a virtual arm: check that `bricobot virtual-arm` is still running" in message
+    assert f"`bricobot scan port={vbus.port}`" in message and "cable" not in message
+    assert not isinstance(info.value, LateReplyError) and info.value.failed == {"gripper": 6}
+
+
+@pytest.mark.parametrize("operation", ["read", "sync_read"])
+def test_replies_after_the_budget_are_reported_as_late_with_the_host_side_fixes(
+    family: str, operation: str
+) -> None:
+    with VirtualBus(make_servos(family)) as vbus:
+        bus = make_bus(family, vbus.port, timeout_s=0.1, retries=0)
+        bus.timeout_setting = "robot.reply_timeout_s"
+        bus.connect()
+        vbus.faults.delay_s = 0.2  # every reply 200 ms late: past 100 ms, within the late listen
+        with pytest.raises(LateReplyError) as info:
+            if operation == "read":
+                bus.read("Present_Position", "gripper")
+            else:
+                bus.sync_read("Present_Position", ["elbow_flex", "gripper"])
+        bus.close()
+    message = str(info.value)
+    assert "late replies to a" in message and "'gripper' (id 6) after" in message
+    assert "past the reply budget (1 attempt(s) of 100 ms)" in message
+    assert "the host reads them too late" in message and "close programs" in message
+    assert re.search(r"`robot\.reply_timeout_s=0\.\d+`, now 0\.1 s", message)  # the exact key
+    assert "cable" not in message and "latency_timer" not in message  # a pty has no USB adapter
+    assert info.value.late_s["gripper"] >= 0.19  # the injected delay, measured from the request
+    assert bus.stats["late"] >= 1
+
+
+def test_a_reply_later_than_every_retry_is_still_told_apart_from_silence(family: str) -> None:
+    # The robots' defaults: 20 + 40 + 80 ms of attempts, then 70 ms of listening for late replies.
+    with VirtualBus(make_servos(family)) as vbus:
+        bus = make_bus(family, vbus.port, timeout_s=0.02, retries=2)
+        bus.connect()
+        vbus.faults.delay_s = 0.175  # after the 140 ms of attempts, within the 210 ms listen
+        with pytest.raises(LateReplyError, match=r"3 attempt\(s\) of 20 \+ 40 \+ 80 ms"):
+            bus.read("Present_Position", "gripper")
+        bus.close()
+    assert bus.late_listen_s(3) == pytest.approx(0.07)
+
+
+def test_a_busy_host_is_tolerated_by_longer_retries(family: str) -> None:
+    # Replies 70 ms late: more than three 20 ms attempts (the robots' defaults before), less
+    # than the doubling budgets 20 + 40 + 80 ms.
+    with VirtualBus(make_servos(family)) as vbus:
+        bus = make_bus(family, vbus.port, timeout_s=0.02, retries=2)
+        bus.connect()
+        vbus.faults.delay_s = 0.07
+        assert len(bus.sync_read("Present_Position")) == 6
+        assert bus.stats["retries"] >= 1
+        bus.close()
+    assert [bus.attempt_timeout_s(a) for a in range(4)] == [0.02, 0.04, 0.08, 0.08]
+
+
+def test_messages_on_a_real_port_name_the_cable_and_the_usb_latency_timer() -> None:
+    assert "check the cable and power of that motor" in no_reply_fix("/dev/ttyACM0", [4], 1_000_000)
+    late = late_reply_fix("/dev/ttyUSB0", 0.02, 0.031)
+    assert "`echo 1 | sudo tee /sys/bus/usb-serial/devices/ttyUSB0/latency_timer`" in late
+    assert "`robot.reply_timeout_s=0.04` (follower arm)" in late
+    assert "`teleop.reply_timeout_s=0.04` (leader arm)" in late
+    assert "latency_timer" not in late_reply_fix("/dev/ttyACM0", 0.02, 0.031)  # CDC-ACM has none
 
 
 def test_connect_lists_missing_motor(family: str) -> None:

@@ -40,6 +40,8 @@ def test_a_keyboard_teleoperator_shares_its_terminal_with_the_episode_keys() -> 
     with keyboard_events(True, teleop) as events:
         assert events.any_set()
         assert events.next_episode.is_set() and events.stop.is_set()
+        # The episode keys are printed with a keyboard teleoperator too (they were not).
+        assert "→ or n = next" in events.keys_help and "Esc or x = stop" in events.keys_help
     assert teleop.reader.keys == ["w", "s"]  # joint keys stay for the teleoperator
 
 
@@ -47,3 +49,4 @@ def test_keys_can_be_turned_off() -> None:
     teleop = _KeyboardTeleop(["right"])
     with keyboard_events(False, teleop) as events:
         assert not events.any_set()
+        assert not events.keys_active and events.keys_help == ""

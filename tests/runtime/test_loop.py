@@ -9,6 +9,7 @@ import pytest
 from bricobot.runtime.clock import FakeClock
 from bricobot.runtime.loop import ControlLoop, UnsafeActionError
 from bricobot.runtime.sinks import SinkError, SinkWorker
+from bricobot.runtime.timing import RateWatch, rate_shortfall
 from tests.fakes.runtime_devices import JOINTS, FakeRobot, FakeSink, FakeTeleop
 
 
@@ -174,3 +175,44 @@ def test_a_refused_realtime_priority_warns_and_runs_at_normal_priority(caplog) -
     )
     assert loop.run(max_steps=2).steps == 2  # 1000 is outside 1-99: refused by the OS
     assert "real-time priority 1000 not allowed" in caplog.text
+
+
+def _slow_loop(clock: FakeClock, watch: RateWatch, read_time_s: float, steps: int) -> None:
+    robot = FakeRobot(clock, read_time_s=read_time_s)
+    robot.connect()
+    loop = ControlLoop(robot, _teleop_source(FakeTeleop()), fps=30, clock=clock, rate_watch=watch)
+    loop.run(max_steps=steps)
+
+
+def test_a_loop_below_its_rate_warns_once_when_overruns_start_then_rate_limited() -> None:
+    clock = FakeClock()
+    warnings: list[str] = []
+    watch = RateWatch(warn=warnings.append, window_s=2.0, repeat_s=30.0)
+    _slow_loop(clock, watch, read_time_s=0.08, steps=240)  # 80 ms steps at 30 Hz: 12.5 Hz, 19 s
+    assert len(warnings) == 1
+    assert warnings[0].startswith("control loop is running at 12.5 Hz, below the 30 Hz target:")
+    assert "25 of 25 steps overran" in warnings[0] and "slowest stage: read 80.0 ms" in warnings[0]
+    _slow_loop(clock, watch, read_time_s=0.08, steps=240)  # the next episode shares the watch
+    assert len(warnings) == 2  # once more only after 30 s of slowness, not once per run
+
+
+def test_a_loop_that_keeps_its_rate_never_warns() -> None:
+    clock = FakeClock()
+    warnings: list[str] = []
+    _slow_loop(clock, RateWatch(warn=warnings.append), read_time_s=0.02, steps=300)
+    assert warnings == []
+
+
+def test_the_summary_says_when_the_loop_missed_its_rate() -> None:
+    clock = FakeClock()
+    robot = FakeRobot(clock, read_time_s=0.08)
+    robot.connect()
+    slow = ControlLoop(robot, _teleop_source(FakeTeleop()), fps=30, clock=clock, rate_watch=False)
+    text = rate_shortfall([slow.run(max_steps=90).timing.summary()])
+    assert text.startswith(
+        "control loop ran at 12.5 Hz, below the 30 Hz target: 90 of 90 steps overran"
+    )
+    assert "slowest stage: read (median 80.0 ms" in text
+    robot.read_time_s = 0.01
+    fine = ControlLoop(robot, _teleop_source(FakeTeleop()), fps=30, clock=clock, rate_watch=False)
+    assert rate_shortfall([fine.run(max_steps=90).timing.summary()]) == ""

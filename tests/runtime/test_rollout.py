@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 
@@ -12,6 +13,7 @@ from bricobot.runtime.clock import FakeClock
 from bricobot.runtime.loop import UnsafeActionError
 from bricobot.runtime.record import RecordSettings
 from bricobot.runtime.rollout import check_policy_on_robot, rollout
+from bricobot.runtime.timing import format_runs
 from tests.fakes.runtime_devices import FakeRobot
 from tests.fakes.runtime_policy import tiny_act
 from tests.fakes.runtime_writer import FakeWriter
@@ -89,3 +91,28 @@ def test_the_arm_holds_still_between_policy_episodes(make: Callable[[], Policy])
     assert len(robot.sent) == 13  # 5 + 3 reset steps + 5
     reset = robot.sent[5:8]
     assert reset[0] == robot.sent[4] and reset[1] == reset[0] and reset[2] == reset[0]
+
+
+@pytest.mark.parametrize("record", [False, True])
+def test_a_policy_too_slow_for_its_rate_is_reported_live_once_across_episodes(
+    make: Callable[[], Policy], record: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock()
+    robot = FakeRobot(clock, cameras={"front": (32, 32, 3)}, read_time_s=0.3)
+    robot.connect()
+    policy = make()
+
+    def slow(batch):  # 100 ms of inference + 300 ms of reading: 2.5 Hz against 5 Hz
+        clock.advance(0.1)
+        return torch.zeros(1, 6)
+
+    policy.select_action = slow  # type: ignore[method-assign]
+    settings = RecordSettings(num_episodes=3, episode_time_s=4.0, reset_time_s=0.0, fps=5)
+    writer = FakeWriter(robot) if record else None
+    with caplog.at_level(logging.WARNING, logger="bricobot.runtime.timing"):
+        result = rollout(robot, policy, settings, writer=writer, clock=clock)
+    warnings = [r.getMessage() for r in caplog.records if r.name == "bricobot.runtime.timing"]
+    assert len(warnings) == 1  # 3 slow episodes (~24 s): one warning, not one per episode
+    assert "running at 2.5 Hz, below the 5 Hz target" in warnings[0]
+    assert "slowest stage: read 300.0 ms" in warnings[0]
+    assert "2.5 Hz, below the 5 Hz target" in format_runs(result.timing)

@@ -1,4 +1,4 @@
-"""``bricobot teleoperate``: drive a robot with a teleoperator, no recording (Ctrl-C ends).
+"""``bricobot teleoperate``: drive a robot with a teleoperator, no recording (Ctrl-C ends, status 130).
 
 Example::
 
@@ -16,6 +16,8 @@ from typing import Any
 from omegaconf import MISSING
 
 from bricobot.cli.app import run_command
+from bricobot.runtime.shutdown import exit_code
+from bricobot.runtime.timing import rate_shortfall
 
 
 @dataclass
@@ -39,8 +41,12 @@ def run(cfg: TeleoperateCommandConfig) -> int:
     except Exception as exc:
         print(f"bricobot teleoperate: stopped: {exc}", file=sys.stderr)
         return 1
-    print(result.timing.format())
-    return 0
+    ended = f"interrupted ({result.signal})" if result.signal else f"ended ({result.reason})"
+    print(f"teleoperation {ended}: {result.timing.format()}")
+    shortfall = rate_shortfall([result.timing.summary()])
+    if shortfall:
+        print(shortfall)
+    return exit_code("signal" if result.signal else result.reason)
 
 
 def main(argv: Sequence[str]) -> int:

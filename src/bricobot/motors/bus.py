@@ -27,13 +27,17 @@ from bricobot.motors.errors import (
     BaudRateError,
     CommunicationError,
     DuplicateIdError,
+    LateReplyError,
     ModelMismatchError,
     MotorNotFoundError,
+    NoReplyError,
     PortBusyError,
     PortNotFoundError,
     PortPermissionError,
     RegisterError,
     ServoError,
+    late_reply_fix,
+    no_reply_fix,
 )
 from bricobot.motors.tables import ModelSpec, Register, model_spec
 
@@ -98,19 +102,38 @@ class MotorBus(abc.ABC):
         port: serial device, e.g. ``/dev/ttyACM0`` (prefer a stable ``/dev/serial/by-id/...`` path).
         motors: the servos expected on the bus.
         baudrate: bus speed; ``None`` means the family's default for arms.
-        timeout_s: how long to wait for a reply beyond its transmission time (``None``: the
-            family's default). Short on purpose: a lost reply costs this much, and an unplugged
-            motor is reported after ``retries + 1`` timeouts (under 100 ms with the defaults).
+        timeout_s: how long the first attempt waits for a reply beyond its transmission time
+            (``None``: the family's default). Short on purpose: a lost reply costs this much.
+            Each retry doubles it, up to ``MAX_BACKOFF`` times (:meth:`attempt_timeout_s`), so a
+            host too busy to read replies in time still gets them: with the defaults a read
+            gives up after 110 ms (Feetech) or 220 ms (Dynamixel) of silence, and names the
+            silent motors half that time later (see below).
         retries: extra attempts for a read that got no (or a corrupted) reply. On by default: a glitched
             status packet once in a while is normal on these buses.
         name: what the error messages call this bus (e.g. ``"follower arm"``).
+        timeout_setting: the config key that sets ``timeout_s`` (e.g. ``"robot.reply_timeout_s"``),
+            named when replies come late; empty: the follower's and the leader's keys are named.
+
+    When a read fails for good, the bus listens a little longer (:meth:`late_listen_s`: half the
+    time the attempts took, at least two ``timeout_s``) to tell the two causes apart: no reply at
+    all (:class:`NoReplyError`: cable, power, id, baud rate) or replies past the budget
+    (:class:`LateReplyError`: a busy host or a USB latency timer, fixed on the computer).
     """
+
+    #: Cap of the per-retry doubling of the reply budget (4: 10, 20, 40, 40 ms for Feetech).
+    MAX_BACKOFF = 4
+    #: After the last attempt, listen for late replies (error path only) this fraction of the
+    #: time the attempts took, and at least ``LATE_LISTEN_MIN`` × ``timeout_s``.
+    LATE_LISTEN_RATIO = 0.5
+    LATE_LISTEN_MIN = 2.0
 
     #: ``"feetech"`` or ``"dynamixel"``: which model numbers and baud codes apply.
     family: str = ""
     default_baudrate: int = 1_000_000
-    #: Reply timeout beyond the wire time: CDC-ACM boards (Feetech) answer within ~1 ms of USB
-    #: latency; FTDI adapters (U2D2) need their latency timer at 1 ms to meet 20 ms.
+    #: First-attempt reply budget beyond the wire time. FTDI adapters (U2D2) hold replies up to
+    #: 16 ms unless their latency timer is 1 ms. Measured on 2 loaded cores (two busy loops):
+    #: emulated 6-servo sync reads take ≤ 10 ms, the MuJoCo virtual arm ≤ 48 ms; the doubling
+    #: retries (20, 40, 80, 80 ms) cover both.
     default_timeout_s: float = 0.02
 
     def __init__(
@@ -121,6 +144,7 @@ class MotorBus(abc.ABC):
         timeout_s: float | None = None,
         retries: int = 3,
         name: str = "bus",
+        timeout_setting: str = "",
     ) -> None:
         self.port = port
         self._write_plans: dict[tuple[str, tuple[str, ...]], tuple[list[Motor], Register]] = {}
@@ -140,9 +164,13 @@ class MotorBus(abc.ABC):
         self.timeout_s = timeout_s
         self.retries = retries
         self.name = name
+        self.timeout_setting = timeout_setting
+        #: Reply budget of the attempt in progress (s); the drivers wait this long.
+        self.reply_budget_s = timeout_s
         self.calibration: dict[str, MotorCalibration] = {}
-        #: Counters a caller can log: transactions retried and packets dropped as corrupted.
-        self.stats = {"retries": 0, "corrupted": 0, "timeouts": 0}
+        #: Counters a caller can log: transactions retried, packets dropped as corrupted, attempts
+        #: that timed out, and replies that arrived after their attempt had given up ("late").
+        self.stats = {"retries": 0, "corrupted": 0, "timeouts": 0, "late": 0}
         #: Latest hardware alerts per motor name, from the error byte of its status packets.
         self.alerts: dict[str, list[str]] = {}
         self._connected = False
@@ -193,6 +221,82 @@ class MotorBus(abc.ABC):
 
     @abc.abstractmethod
     def _sync_write(self, address: int, size: int, data_by_id: dict[int, bytes]) -> None: ...
+
+    def _late_replies(self, ids: list[int], wait_s: float) -> dict[int, float]:
+        """Listen up to ``wait_s`` for replies of ``ids`` that arrive after the last attempt gave
+        up: ``{id: seconds from that attempt's request to the reply}``. A driver that cannot tell
+        returns ``{}`` (every failure then reads as no reply)."""
+        return {}
+
+    def _set_reply_budget(self, budget_s: float) -> None:
+        """Wait ``budget_s`` beyond the wire time for the replies of the next transactions."""
+        self.reply_budget_s = budget_s
+
+    def attempt_timeout_s(self, attempt: int) -> float:
+        """Reply budget of attempt ``attempt`` (0 = first): ``timeout_s`` doubled per retry, at most
+        ``MAX_BACKOFF`` × ``timeout_s``. Short first (a lost packet costs little), longer after."""
+        return self.timeout_s * min(2**attempt, self.MAX_BACKOFF)
+
+    def _budget_ms(self, attempts: int) -> str:
+        """``"10 + 20 + 40 ms"``: the budgets of ``attempts`` attempts, for messages."""
+        return " + ".join(f"{self.attempt_timeout_s(a) * 1e3:g}" for a in range(attempts)) + " ms"
+
+    def _reply_failure(
+        self,
+        what: str,
+        motors: list[Motor],
+        attempts: int,
+        late_s: dict[int, float],
+        corrupted: int = 0,
+    ) -> CommunicationError:
+        """The error after ``attempts`` unanswered attempts: late replies, none at all, or (with
+        ``corrupted`` replies dropped on the way) no valid one."""
+        failed = {m.name: m.id for m in motors}
+        budget = f"{attempts} attempt(s) of {self._budget_ms(attempts)}"
+        late = [m for m in motors if m.id in late_s]
+        if late:
+            worst_s = max(late_s.values())
+            who = ", ".join(f"{m.label()} after {late_s[m.id] * 1e3:.0f} ms" for m in late)
+            return LateReplyError(
+                f"{self.name} on {self.port}: late replies to {what}: {who}, past the reply "
+                f"budget ({budget}); "
+                + late_reply_fix(self.port, self.timeout_s, worst_s, self.timeout_setting),
+                self.port,
+                failed,
+                {m.name: late_s[m.id] for m in late},
+            )
+        names = ", ".join(m.label() for m in motors)
+        fix = no_reply_fix(self.port, [m.id for m in motors], self.baudrate) + "".join(
+            f" Last alerts of {m.name}: {'; '.join(self.alerts[m.name])}."
+            for m in motors
+            if m.name in self.alerts
+        )
+        if corrupted:
+            return CommunicationError(
+                f"{self.name} on {self.port}: no valid reply from {names} to {what} after "
+                f"{budget}; {corrupted} corrupted replies were dropped (electrical noise, or two "
+                f"motors sharing an id). Fix: {fix}",
+                self.port,
+                failed,
+            )
+        return NoReplyError(
+            f"{self.name} on {self.port}: no reply at all from {names} to {what} after {budget}, "
+            f"not even a late one. Fix: {fix}",
+            self.port,
+            failed,
+        )
+
+    def late_listen_s(self, attempts: int) -> float:
+        """How long to listen for late replies after ``attempts`` unanswered attempts (s): a reply
+        up to 1.5 times the whole budget after the first request still counts as late."""
+        spent_s = sum(self.attempt_timeout_s(a) for a in range(attempts))
+        return max(self.LATE_LISTEN_RATIO * spent_s, self.LATE_LISTEN_MIN * self.timeout_s)
+
+    def _late_listen(self, ids: list[int], attempts: int) -> dict[int, float]:
+        """After a final failure: wait a little for late replies of ``ids`` (see the class doc)."""
+        late = self._late_replies(ids, self.late_listen_s(attempts))
+        self.stats["late"] += len(late)
+        return late
 
     def _error_messages(self, motor: Motor, error: int) -> list[str]:
         """Plain messages for the instruction errors of a status byte (the servo refused)."""
@@ -288,14 +392,25 @@ class MotorBus(abc.ABC):
                 )
             seen[motor.id] = motor.name
 
-    def ping(self, servo_id: int, attempts: int | None = None) -> int | None:
-        """Model number of ``servo_id``, or None when it does not answer after the retries."""
+    def ping(
+        self, servo_id: int, attempts: int | None = None, late: dict[int, float] | None = None
+    ) -> int | None:
+        """Model number of ``servo_id``, or None when it does not answer after the retries.
+
+        With a ``late`` dict, a silent id is listened for a little longer and, if its reply comes
+        after the budget, recorded there (``id → seconds``); scans leave it out to stay fast.
+        """
         corrupted = 0
-        for _ in range((self.retries + 1) if attempts is None else attempts):
-            try:
-                return self._ping(servo_id)
-            except NoReply as exc:
-                corrupted += exc.corrupted
+        count = (self.retries + 1) if attempts is None else attempts
+        try:
+            for attempt in range(count):
+                self._set_reply_budget(self.attempt_timeout_s(attempt))
+                try:
+                    return self._ping(servo_id)
+                except NoReply as exc:
+                    corrupted += exc.corrupted
+        finally:
+            self._set_reply_budget(self.timeout_s)
         if corrupted:
             raise DuplicateIdError(
                 f"{self.name} on {self.port}: replies from id {servo_id} are garbled every time: two "
@@ -303,18 +418,24 @@ class MotorBus(abc.ABC):
                 f"own id with `bricobot setup-motors`.",
                 self.port,
             )
+        if late is not None:
+            late.update(self._late_listen([servo_id], count))
         return None
 
     def check_motors(self) -> None:
         """Ping every expected motor; raise naming who answered, with which model, and who did not."""
         answered: dict[str, int] = {}
         missing: dict[str, int] = {}
+        late_s: dict[int, float] = {}
         for motor in self.motors.values():
-            number = self.ping(motor.id)
+            number = self.ping(motor.id, late=late_s)
             if number is None:
                 missing[motor.name] = motor.id
             else:
                 answered[motor.name] = number
+        if late_s:
+            silent = [self.motors[n] for n in missing]
+            raise self._reply_failure("a ping at connect", silent, self.retries + 1, late_s)
         if missing and not answered:
             found = self._probe_other_baudrates()
             if found:
@@ -356,13 +477,16 @@ class MotorBus(abc.ABC):
         ok = ", ".join(f"'{n}' (id {self.motors[n].id}, model {m})" for n, m in answered.items())
         return (
             f"{self.name} on {self.port} at {self.baudrate} baud: no reply from {gone}. "
-            f"Answered: {ok or 'none'}. Fix: check the cable and power of the missing motor(s) "
-            f"(daisy-chain order matters: a loose cable silences every motor after it); run "
-            f"`bricobot scan port={self.port}` to list the ids and baud rates actually present."
+            f"Answered: {ok or 'none'}. Fix: "
+            + no_reply_fix(self.port, list(missing.values()), self.baudrate)
         )
 
     def _probe_other_baudrates(self) -> int | None:
-        """Baud rate (other than the configured one) at which the first motor answers, if any."""
+        """Baud rate (other than the configured one) at which the first motor answers, if any.
+
+        One ping per rate with a generous budget: the probe only runs when nothing answered, so a
+        fraction of a second is cheap, and a busy host must not hide the answer.
+        """
         from bricobot.motors.tables import model_spec as spec_of
 
         first = next(iter(self.motors.values()), None)
@@ -370,6 +494,7 @@ class MotorBus(abc.ABC):
             return None
         configured = self.baudrate
         found = None
+        self._set_reply_budget(max(self.timeout_s * self.MAX_BACKOFF, 0.05))
         try:
             for rate in spec_of(first.model).baud_codes.values():
                 if rate == configured:
@@ -381,6 +506,7 @@ class MotorBus(abc.ABC):
                     break
         finally:
             self._set_baudrate(configured)
+            self._set_reply_budget(self.timeout_s)
         return found
 
     # --- registers by name ----------------------------------------------------------------
@@ -447,23 +573,30 @@ class MotorBus(abc.ABC):
         yield
 
     def _with_retries(self, motor: Motor, register: str, transaction):  # type: ignore[no-untyped-def]
+        """Run ``transaction`` until it gets a reply, each retry with a longer reply budget."""
         corrupted = 0
-        for attempt in range(self.retries + 1):
-            try:
-                return transaction()
-            except NoReply as exc:
-                corrupted += exc.corrupted
-                self.stats["corrupted" if exc.corrupted else "timeouts"] += 1
-                if attempt < self.retries:
-                    self.stats["retries"] += 1
-        kind = "corrupted replies" if corrupted else "no reply"
-        raise CommunicationError(
-            f"{self.name} on {self.port}: {kind} from motor {motor.label()} ({register}) after "
-            f"{self.retries + 1} attempts. Check its cable and power; if this repeats, run "
-            f"`bricobot scan port={self.port}`.",
-            self.port,
-            {motor.name: motor.id},
-        )
+        try:
+            for attempt in range(self.retries + 1):
+                self._set_reply_budget(self.attempt_timeout_s(attempt))
+                try:
+                    return transaction()
+                except NoReply as exc:
+                    corrupted += exc.corrupted
+                    self.stats["corrupted" if exc.corrupted else "timeouts"] += 1
+                    if attempt < self.retries:
+                        self.stats["retries"] += 1
+        finally:
+            self._set_reply_budget(self.timeout_s)
+        if corrupted:
+            raise CommunicationError(
+                f"{self.name} on {self.port}: corrupted replies from motor {motor.label()} "
+                f"({register}) after {self.retries + 1} attempts: noise on the bus or two motors "
+                f"sharing id {motor.id}. Check the cable; run `bricobot scan port={self.port}`.",
+                self.port,
+                {motor.name: motor.id},
+            )
+        late = self._late_listen([motor.id], self.retries + 1)
+        raise self._reply_failure(f"a read of {register}", [motor], self.retries + 1, late)
 
     def _check_status(self, motor: Motor, register: str, error: int) -> None:
         # Hardware alerts do not invalidate the data: remember them for health reports and errors.
@@ -504,15 +637,43 @@ class MotorBus(abc.ABC):
         if not self.supports_sync_read:
             return {m.name: self.read(register, m.name) for m in selected}
         by_id = {m.id: m for m in selected}
-        pending = list(by_id)
         values: dict[str, int] = {}
         errors: dict[int, int] = {}
+        try:
+            pending, dropped = self._sync_read_attempts(by_id, first, values, errors)
+        finally:
+            self._set_reply_budget(self.timeout_s)
+        if pending:
+            late = self._late_listen(pending, self.retries + 1)
+            silent = [by_id[i] for i in pending]
+            what, attempts = f"a sync read of {register}", self.retries + 1
+            # A corrupted frame on every attempt (a shared id, noise) is not silence.
+            corrupted = dropped if dropped >= attempts else 0
+            raise self._reply_failure(what, silent, attempts, late, corrupted)
+        for servo_id, error in errors.items():
+            self._check_status(by_id[servo_id], register, error)
+        return {m.name: values[m.name] for m in selected}
+
+    def _sync_read_attempts(
+        self,
+        by_id: dict[int, Motor],
+        reg: Register,
+        values: dict[str, int],
+        errors: dict[int, int],
+    ) -> tuple[list[int], int]:
+        """Sync-read ``reg`` from ``by_id`` into ``values`` (and status bytes into ``errors``),
+        asking again only the silent ids, each retry with a longer budget; returns the ids still
+        silent after every attempt, and how many corrupted replies were dropped."""
+        pending = list(by_id)
+        dropped = 0
         for attempt in range(self.retries + 1):
-            replies, corrupted = self._sync_read(pending, first.address, first.size)
+            self._set_reply_budget(self.attempt_timeout_s(attempt))
+            replies, corrupted = self._sync_read(pending, reg.address, reg.size)
             self.stats["corrupted"] += corrupted
+            dropped += corrupted
             for servo_id, (data, error) in replies.items():
                 motor = by_id[servo_id]
-                values[motor.name] = first.decode(data, motor.spec.big_endian)
+                values[motor.name] = reg.decode(data, motor.spec.big_endian)
                 if error:
                     errors[servo_id] = error
             pending = [i for i in pending if i not in replies]
@@ -524,25 +685,7 @@ class MotorBus(abc.ABC):
             self.stats["timeouts"] += len(pending) - min(corrupted, len(pending))
             if attempt < self.retries:
                 self.stats["retries"] += 1
-        if pending:
-            failed = {by_id[i].name: i for i in pending}
-            names = ", ".join(by_id[i].label() for i in pending)
-            raise CommunicationError(
-                f"{self.name} on {self.port}: no valid reply to a sync read of {register} from "
-                f"{names} after {self.retries + 1} attempts. Check the cable and power of "
-                f"{'that motor' if len(pending) == 1 else 'those motors'} (a loose daisy-chain "
-                f"cable silences every motor after it)."
-                + "".join(
-                    f" Last alerts of {n}: {'; '.join(self.alerts[n])}."
-                    for n in failed
-                    if n in self.alerts
-                ),
-                self.port,
-                failed,
-            )
-        for servo_id, error in errors.items():
-            self._check_status(by_id[servo_id], register, error)
-        return {m.name: values[m.name] for m in selected}
+        return pending, dropped
 
     def sync_write(self, register: str, values: dict[str, int]) -> None:
         """Write ``register`` on several motors in one broadcast (no reply, by design)."""

@@ -4,7 +4,7 @@ The SDK is fenced off here: :class:`_SdkPort` and :func:`_check` are the only pl
 camelCase API and integer result codes; everything else sees :class:`MotorBus` and exceptions.
 ``_SdkPort`` subclasses the SDK's PortHandler for two things the SDK hard-codes:
 - the reply timeout (the SDK waits ``2 × 16 ms`` latency-timer slack per packet; here it is the
-  bus's ``timeout_s``, so an unplugged motor is reported within 100 ms after retries);
+  bus's reply budget: ``timeout_s`` on the first attempt, longer on retries);
 - waiting for bytes sleeps in ``select`` instead of spinning on a non-blocking read, which leaves
   the CPU to the control loop and the video encoder.
 USB-serial adapters (U2D2, FTDI) buffer up to 16 ms unless their latency timer is 1 ms: set
@@ -39,12 +39,26 @@ def hardware_error_messages(bits: int) -> list[str]:
 
 
 class _SdkPort(sdk.PortHandler):  # type: ignore[misc]
-    """The SDK's PortHandler with a configurable reply timeout and a sleeping read."""
+    """The SDK's PortHandler with a configurable reply timeout and a sleeping read.
 
-    def __init__(self, port_name: str, timeout_ms: float) -> None:
+    It also notes when each request goes out and counts stale bytes (replies that came after
+    their request had given up) before the SDK flushes them.
+    """
+
+    def __init__(self, port_name: str, timeout_ms: float, stats: dict[str, int]) -> None:
         super().__init__(port_name)
         self.is_open: bool = False
         self.timeout_ms = timeout_ms
+        self.stats = stats  # the bus's counters ("late" is counted here)
+        #: When the last request was sent (monotonic s), to time late replies.
+        self.request_sent_s = 0.0
+
+    def clearPort(self) -> None:
+        # The SDK calls this right before sending each request.
+        if self.ser.in_waiting:
+            self.stats["late"] += 1
+        self.ser.reset_input_buffer()
+        self.request_sent_s = time.monotonic()
 
     def setupPort(self, cflag_baud: int) -> bool:
         if self.is_open:
@@ -92,7 +106,7 @@ class DynamixelBus(MotorBus):
         self._handler = sdk.PacketHandler(2.0)
 
     def _open(self) -> None:
-        port = _SdkPort(self.port, self.timeout_s * 1000.0)
+        port = _SdkPort(self.port, self.reply_budget_s * 1000.0, self.stats)
         port.baudrate = self.baudrate
         port.setupPort(self.baudrate)
         self._port = port
@@ -108,6 +122,27 @@ class DynamixelBus(MotorBus):
             self._port.baudrate = baudrate
             self._port.ser.baudrate = baudrate
             self._port.tx_time_per_byte = 10000.0 / baudrate
+
+    def _set_reply_budget(self, budget_s: float) -> None:
+        super()._set_reply_budget(budget_s)
+        if self._port is not None:
+            self._port.timeout_ms = budget_s * 1000.0
+
+    def _late_replies(self, ids: list[int], wait_s: float) -> dict[int, float]:
+        """Status packets of ``ids`` arriving within ``wait_s`` after the last attempt gave up."""
+        port = self._p
+        fd, parser = port.ser.fileno(), dp.DynamixelParser()
+        deadline = time.monotonic() + wait_s
+        found: dict[int, float] = {}
+        while len(found) < len(ids):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select((fd,), (), (), remaining)[0]:
+                break
+            arrived_s = time.monotonic() - port.request_sent_s
+            for packet in parser.feed(os.read(fd, 4096)):
+                if packet.instruction == dp.STATUS and packet.servo_id in ids:
+                    found.setdefault(packet.servo_id, arrived_s)
+        return found
 
     @property
     def _p(self) -> _SdkPort:
@@ -162,15 +197,15 @@ class DynamixelBus(MotorBus):
         if result != sdk.COMM_SUCCESS:
             _check(result)
         wire_s = (len(ids) * (size + 11) + 14) * 10.0 / self.baudrate
-        deadline = time.monotonic() + self.timeout_s + wire_s
+        deadline = time.monotonic() + self.reply_budget_s + wire_s
         parser = dp.DynamixelParser()
         fd = port.ser.fileno()
         wanted = set(ids)
         got: dict[int, tuple[bytes, int]] = {}
         while len(got) + parser.bad_frames < len(wanted):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
+            # Past the deadline, still read what already arrived (a thread woken late by a busy
+            # host must not drop replies that came in time).
+            remaining = max(0.0, deadline - time.monotonic())
             ready, _, _ = select.select((fd,), (), (), remaining)
             if not ready:
                 break

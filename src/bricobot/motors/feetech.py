@@ -2,7 +2,7 @@
 
 Why not the vendor SDK (``scservo_sdk``)? Measured against the emulator and read in its source:
 - its reply timeout is fixed at ``2 × 16 ms + 2 ms`` per packet, so an unplugged motor costs
-  ≥ 34 ms per attempt and cannot be reported within 100 ms after retries; here it is ``timeout_s``;
+  ≥ 34 ms per attempt; here the first attempt waits ``timeout_s`` and retries wait longer;
 - it busy-waits on a non-blocking port while waiting for a reply, burning a core that the video
   encoder and the control loop need; here the thread sleeps in ``select`` until bytes arrive;
 - it keeps the byte order in a module-level global (``SCS_SETEND``), so an STS bus and an SCS bus
@@ -19,6 +19,7 @@ import contextlib
 import os
 import select
 import termios
+import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,8 @@ class FeetechBus(MotorBus):
         self._serial: serial.Serial | None = None
         self._fd = -1
         self._parser = fp.FeetechParser()
+        #: When the last request expecting a reply was sent (monotonic s), to time late replies.
+        self._request_sent_s = 0.0
         scs = [m.spec.protocol is Protocol.FEETECH_SCS for m in self.motors.values()]
         # SCS servos have no SYNC_READ: fall back to one read per motor on such buses.
         self.supports_sync_read = not any(scs)
@@ -69,9 +72,13 @@ class FeetechBus(MotorBus):
 
     def _send(self, packet: bytes, expect_reply: bool = True) -> None:
         if expect_reply:
-            # Drop stale bytes (a late reply to an earlier, timed-out request) before asking again.
+            # Drop stale bytes (a late reply to an earlier, timed-out request) before asking again;
+            # count them: late replies mean the host, not the wiring, is the problem.
+            if select.select((self._fd,), (), (), 0)[0]:
+                self.stats["late"] += 1
             termios.tcflush(self._fd, termios.TCIFLUSH)
             self._parser.clear()
+            self._request_sent_s = time.monotonic()
         try:
             written = os.write(self._fd, packet)
         except BlockingIOError:
@@ -85,12 +92,12 @@ class FeetechBus(MotorBus):
         """Collect one status packet per id in ``ids`` until all arrived or the deadline passed.
 
         Returns the valid packets by id and the number of corrupted frames seen. A corrupted frame
-        counts for one missing id, so a burst with one bad packet ends without waiting.
+        counts for one missing id, so a burst with one bad packet ends without waiting. Bytes
+        already waiting are read even past the deadline: a thread the OS woke late must not drop
+        replies that came in time.
         """
-        import time
-
         wire_s = (len(ids) * (reply_size + 6) + 8) * self._byte_time_s()
-        deadline = time.monotonic() + self.timeout_s + wire_s
+        deadline = time.monotonic() + self.reply_budget_s + wire_s
         got: dict[int, fp.Packet] = {}
         parser = self._parser
         bad_before = parser.bad_frames
@@ -99,9 +106,7 @@ class FeetechBus(MotorBus):
             corrupted = parser.bad_frames - bad_before
             if len(got) + corrupted >= len(wanted):
                 return got, corrupted
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return got, corrupted
+            remaining = max(0.0, deadline - time.monotonic())
             ready, _, _ = select.select((self._fd,), (), (), remaining)
             if not ready:
                 return got, parser.bad_frames - bad_before
@@ -109,10 +114,23 @@ class FeetechBus(MotorBus):
                 if packet.servo_id in wanted and len(packet.params) == reply_size:
                     got[packet.servo_id] = packet
 
+    def _late_replies(self, ids: list[int], wait_s: float) -> dict[int, float]:
+        """Replies of ``ids`` arriving within ``wait_s`` after the last attempt gave up."""
+        deadline = time.monotonic() + wait_s
+        found: dict[int, float] = {}
+        wanted = set(ids)
+        while len(found) < len(wanted):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select((self._fd,), (), (), remaining)[0]:
+                break
+            arrived_s = time.monotonic() - self._request_sent_s
+            for packet in self._parser.feed(os.read(self._fd, 4096)):
+                if packet.servo_id in wanted:
+                    found.setdefault(packet.servo_id, arrived_s)
+        return found
+
     def broadcast_ping(self, wait_s: float = 0.02) -> tuple[dict[int, int], int]:
         """Ping every id at once: ``({id: model number}, corrupted replies)``."""
-        import time
-
         self._send(fp.ping(fp.BROADCAST_ID))
         deadline = time.monotonic() + wait_s
         ids: list[int] = []

@@ -20,11 +20,20 @@ class EpisodeEvents:
     ``rerecord`` ends it and discards it; ``stop`` ends recording after saving the current episode.
     """
 
-    def __init__(self, poll: Callable[[], Iterable[str]] | None = None) -> None:
+    def __init__(
+        self, poll: Callable[[], Iterable[str]] | None = None, keys_help: str = ""
+    ) -> None:
         self.next_episode = threading.Event()
         self.rerecord = threading.Event()
         self.stop = threading.Event()
         self._poll = poll
+        #: Which key does what, for the person at the arm; "" when no keys are read.
+        self.keys_help = keys_help
+
+    @property
+    def keys_active(self) -> bool:
+        """Whether keys are read at all (otherwise only code and signals set the flags)."""
+        return self._poll is not None
 
     def update(self) -> None:
         """Take pending key events from the poller, if any, and set the matching flags."""

@@ -23,7 +23,7 @@ from typing import Any
 from bricobot.robots.base import Robot
 from bricobot.runtime.clock import Clock, SystemClock
 from bricobot.runtime.sinks import LoopFrame, SinkWorker
-from bricobot.runtime.timing import LoopTiming
+from bricobot.runtime.timing import STAGES, LoopTiming, RateWatch
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,8 @@ class LoopResult:
     #: ``"duration"``, ``"max_steps"`` or ``"stopped"`` (a stop request: key, signal, caller).
     reason: str
     timing: LoopTiming
+    #: The signal behind a stop (``"SIGINT"``, ``"SIGTERM"``), when the command knows it.
+    signal: str | None = None
 
 
 def check_action(action: dict[str, float], expected_keys: list[str]) -> None:
@@ -68,7 +70,9 @@ class ControlLoop:
     interval while the loop runs (restored afterwards) so a busy sink thread cannot hold the GIL
     past a deadline for the default 5 ms. ``realtime_priority`` (1-99, Linux) runs the control
     thread under ``SCHED_FIFO`` so video encoders and other processes cannot delay its wake-up;
-    it is off by default because it needs a permission most accounts lack.
+    it is off by default because it needs a permission most accounts lack. ``rate_watch`` says
+    while the loop runs that it cannot keep ``fps`` (default: a fresh :class:`RateWatch` per run
+    that logs a warning; pass one to share its rate limit across runs, or ``False`` for silence).
     """
 
     def __init__(
@@ -81,6 +85,7 @@ class ControlLoop:
         should_stop: Callable[[], bool] | None = None,
         switch_interval_s: float | None = 0.0005,
         realtime_priority: int | None = None,
+        rate_watch: RateWatch | bool | None = None,
     ) -> None:
         if not fps > 0:
             raise ValueError(f"fps must be > 0, got {fps}")
@@ -93,6 +98,7 @@ class ControlLoop:
         self.should_stop = should_stop or (lambda: False)
         self.switch_interval_s = switch_interval_s
         self.realtime_priority = realtime_priority
+        self.rate_watch = rate_watch
         self._action_keys = list(robot.action_features)
 
     def run(self, duration_s: float | None = None, max_steps: int | None = None) -> LoopResult:
@@ -116,9 +122,18 @@ class ControlLoop:
         end = "duration" if duration_s is not None else "max_steps"
         return LoopResult(steps=timing.steps, reason=reason or end, timing=timing)
 
+    def _watch(self, timing: LoopTiming, now_s: float) -> RateWatch | None:
+        """The rate watch of this run (started at ``now_s``), or None when silenced."""
+        if self.rate_watch is False:
+            return None
+        watch = self.rate_watch if isinstance(self.rate_watch, RateWatch) else RateWatch()
+        watch.start(timing, now_s)
+        return watch
+
     def _run(self, max_steps: int, timing: LoopTiming) -> str:
         clock, period = self.clock, self.period_s
         t0 = clock.now()
+        watch = self._watch(timing, t0)
         slot = 0  # index on the deadline grid t0 + slot·period
         last_start: float | None = None
         for index in range(max_steps):
@@ -140,35 +155,50 @@ class ControlLoop:
             sent = self.robot.send_action(action)
             t_send = clock.now()
             if self.sinks is not None:
-                frame = LoopFrame(
-                    index=index,
-                    timestamp_s=index * period,
-                    step_start_s=start,
-                    observation=dict(observation),
-                    action=dict(sent),
-                    capture_times_s=dict(self.robot.capture_times_s),
-                )
-                self.sinks.submit(frame)
+                self._submit(index, start, observation, sent)
             t_write = clock.now()
-
-            stages = timing.stages_s
-            stages["read"].append(t_read - start)
-            stages["infer"].append(t_infer - t_read)
-            stages["send"].append(t_send - t_infer)
-            stages["write"].append(t_write - t_send)
+            _record_stages(timing, (start, t_read, t_infer, t_send, t_write))
 
             if self.should_stop():
                 return "stopped"
-            slot += 1
-            next_deadline = t0 + slot * period
-            if t_write > next_deadline:
-                timing.overruns += 1
-                # Stay on the grid: jump to the first deadline still ahead instead of bursting.
-                behind = math.floor((t_write - next_deadline) / period)
-                if behind > 0:
-                    timing.skipped_deadlines += behind
-                    slot += behind
+            slot += 1 + _skip_after_overrun(timing, t_write, t0 + (slot + 1) * period, period)
+            if watch is not None:
+                watch.step(t_write)
         return ""
+
+    def _submit(
+        self, index: int, start_s: float, observation: dict[str, Any], sent: dict[str, float]
+    ) -> None:
+        """Hand this step's frame to the sink worker (never blocks)."""
+        assert self.sinks is not None
+        frame = LoopFrame(
+            index=index,
+            timestamp_s=index * self.period_s,
+            step_start_s=start_s,
+            observation=dict(observation),
+            action=dict(sent),
+            capture_times_s=dict(self.robot.capture_times_s),
+        )
+        self.sinks.submit(frame)
+
+
+def _record_stages(timing: LoopTiming, times_s: tuple[float, float, float, float, float]) -> None:
+    """Append the duration of each stage, from the step's start/read/infer/send/write times (s)."""
+    for name, begin, end in zip(STAGES, times_s[:-1], times_s[1:], strict=True):
+        timing.stages_s[name].append(end - begin)
+
+
+def _skip_after_overrun(
+    timing: LoopTiming, end_s: float, next_deadline_s: float, period_s: float
+) -> int:
+    """Count an overrun if the step ended after the next deadline; return how many deadlines to
+    skip so the loop stays on its grid instead of bursting to catch up."""
+    if end_s <= next_deadline_s:
+        return 0
+    timing.overruns += 1
+    behind = math.floor((end_s - next_deadline_s) / period_s)
+    timing.skipped_deadlines += max(0, behind)
+    return max(0, behind)
 
 
 def _raise_priority(priority: int | None) -> Callable[[], None]:

@@ -24,19 +24,22 @@ from bricobot.runtime.clock import Clock
 from bricobot.runtime.commands import (
     DatasetConfig,
     episode_start_hook,
+    key_help,
     keyboard_events,
     make_robot,
     open_writer,
 )
 from bricobot.runtime.events import EpisodeEvents
-from bricobot.runtime.loop import ControlLoop
+from bricobot.runtime.progress import RecordProgress
 from bricobot.runtime.record import (
+    EpisodeSession,
     EpisodeWriter,
     RecordResult,
     RecordSettings,
+    describe_record,
     hold_position,
+    live_progress,
     record_episodes,
-    run_reset_period,
 )
 from bricobot.runtime.shutdown import robot_session
 
@@ -87,9 +90,31 @@ class PolicyActionSource:
 @dataclass
 class RolloutResult:
     episodes: int = 0
+    #: ``"done"``, ``"stop_key"`` or ``"signal"``.
     reason: str = "done"
     timing: list[dict[str, Any]] = field(default_factory=list)
     recorded: RecordResult | None = None
+    #: The episode (1-based) a signal cut short, if any; a recorded one is discarded.
+    interrupted_episode: int | None = None
+    #: The signal that ended the run (``"SIGINT"``, ``"SIGTERM"``); set by :func:`run_rollout`.
+    signal: str | None = None
+
+
+def describe_rollout(result: RolloutResult, root: str = "") -> str:
+    """The one line at the end of a rollout: how many episodes ran, and what Ctrl-C did."""
+    ran = f"ran {result.episodes} episode(s)"
+    if result.recorded is not None:
+        result.recorded.signal = result.recorded.signal or result.signal
+        recorded = describe_record(result.recorded, root)
+        return recorded if result.reason == "signal" else f"{ran}; {recorded}"
+    if result.reason != "signal":
+        return ran + ("; stopped by the stop key" if result.reason == "stop_key" else "")
+    where = (
+        f"episode {result.interrupted_episode} cut short"
+        if result.interrupted_episode is not None
+        else "during the reset period"
+    )
+    return f"interrupted ({result.signal or 'signal'}): {where}; {ran}, the last one in part"
 
 
 def rollout(
@@ -102,11 +127,14 @@ def rollout(
     on_episode_start: Callable[[], None] | None = None,
     clock: Clock | None = None,
     device: str | torch.device = "cpu",
+    progress: RecordProgress | None = None,
 ) -> RolloutResult:
     """Run ``policy`` on a connected ``robot`` for ``settings.num_episodes`` episodes.
 
     With a ``writer`` every episode is recorded exactly as :func:`record_episodes` does. The policy
     is reset at the start of every episode, after ``on_episode_start`` (e.g. a sim scene reset).
+    ``progress`` shows the episodes live (None: quiet). One rate watch covers every episode, so a
+    policy too slow for ``settings.fps`` is reported once, not once per episode.
     """
     check_policy_on_robot(policy, robot)
     policy.eval()
@@ -128,38 +156,48 @@ def rollout(
             on_episode_start=start,
             clock=clock,
             reset_source=hold_position,
+            progress=progress,
         )
         return RolloutResult(
             episodes=recorded.episodes_saved,
             reason=recorded.reason,
             timing=recorded.timing,
             recorded=recorded,
+            interrupted_episode=recorded.interrupted_episode,
         )
-    events = events or EpisodeEvents()
-    signalled = should_stop or (lambda: False)
-    result = RolloutResult()
+    session = EpisodeSession.create(robot, settings, events, should_stop, clock, progress)
+    return _run_episodes(session, source, start)
+
+
+def _run_episodes(
+    session: EpisodeSession, source: PolicyActionSource, start: Callable[[], None]
+) -> RolloutResult:
+    """The policy's episodes without recording; the arm holds still during reset periods."""
+    settings, events, result = session.settings, session.events, RolloutResult()
     for number in range(1, settings.num_episodes + 1):
         events.clear_episode_flags()
         start()
         log.info("policy episode %d of %d", number, settings.num_episodes)
-        run = ControlLoop(
-            robot,
-            source,
-            settings.fps,
-            clock=clock,
-            should_stop=lambda: signalled() or events.any_set(),
-        ).run(duration_s=settings.episode_time_s)
+        session.show("running policy", number, settings.episode_time_s)
+        try:
+            run = session.loop(source).run(duration_s=settings.episode_time_s)
+        finally:
+            if session.progress is not None:
+                session.progress.idle()
         result.timing.append(run.timing.summary())
         result.episodes += 1
         log.info("episode %d: %s", number, run.timing.format())
-        if signalled():
-            result.reason = "signal"
+        if session.signalled():
+            result.reason, result.interrupted_episode = "signal", number
             break
         if events.stop.is_set():
             result.reason = "stop_key"
             break
         if number < settings.num_episodes:  # the arm holds still while the scene is put back
-            run_reset_period(robot, hold_position, settings, events, signalled, clock)
+            session.reset_period(hold_position, number + 1)
+            result.reason = session.stop_reason()
+            if result.reason != "done":
+                break
     return result
 
 
@@ -173,11 +211,13 @@ def run_rollout(
     dataset: DatasetConfig | None = None,
     device: str = "cpu",
     keyboard: bool = True,
+    progress: bool = True,
 ) -> RolloutResult:
     """``bricobot rollout``: load the checkpoint, check it against the robot, then run it.
 
     Everything that can be refused (checkpoint, features, dataset resume) is checked before the
-    robot connects. With ``dataset`` (its ``root`` set) the episodes are recorded.
+    robot connects. With ``dataset`` (its ``root`` set) the episodes are recorded. The keys are
+    printed before the arm moves; ``progress`` shows the episode and its time on a status line.
     """
     policy = load_policy(policy_path, device=device)
     robot = make_robot(robot_config)
@@ -185,16 +225,18 @@ def run_rollout(
     writer = None
     if dataset is not None and dataset.root:
         writer = open_writer(dataclasses.replace(dataset, fps=fps), robot)
-    settings = RecordSettings(
-        num_episodes=num_episodes,
-        episode_time_s=episode_time_s,
-        reset_time_s=reset_time_s,
-        fps=fps,
-        task=dataset.task if dataset is not None else "",
-    )
+    task = dataset.task if dataset is not None else ""
+    settings = RecordSettings(num_episodes, episode_time_s, reset_time_s, fps, task)
+    result = RolloutResult()
     try:
-        with robot_session(robot) as signals, keyboard_events(keyboard) as events:
-            return rollout(
+        with (
+            robot_session(robot) as signals,
+            keyboard_events(keyboard) as events,
+            live_progress(progress, events) as live,
+        ):
+            for line in key_help(None, events, "rollout"):
+                log.info(line)
+            result = rollout(
                 robot,
                 policy,
                 settings,
@@ -203,7 +245,14 @@ def run_rollout(
                 should_stop=signals,
                 on_episode_start=episode_start_hook(robot),
                 device=device,
+                progress=live,
             )
+        result.signal = signals.received
+    except KeyboardInterrupt:  # a second Ctrl-C: robot_session has released torque
+        result.reason, result.signal = "signal", "SIGINT twice"
     finally:
         if writer is not None:
             writer.close()
+            if result.recorded is not None:
+                result.recorded.dataset_episodes = writer.num_episodes
+    return result

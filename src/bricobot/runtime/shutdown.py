@@ -144,3 +144,13 @@ def _name(device: Any) -> str:
         or getattr(device, "robot_type", None)
         or type(device).__name__
     )
+
+
+#: Exit status of a command a signal ended (the shell convention for SIGINT: 128 + 2).
+INTERRUPTED_EXIT_CODE = 130
+
+
+def exit_code(reason: str) -> int:
+    """Exit status of a real-time command that ended for ``reason``: 130 when a signal (Ctrl-C,
+    SIGTERM) ended it, 0 otherwise; record, rollout and teleoperate agree on it."""
+    return INTERRUPTED_EXIT_CODE if reason == "signal" else 0

@@ -14,21 +14,36 @@ from typing import Any, TextIO
 
 from bricobot.robots.base import Robot
 from bricobot.runtime.clock import Clock
-from bricobot.runtime.commands import make_robot, make_teleop
+from bricobot.runtime.commands import key_help, make_robot, make_teleop
 from bricobot.runtime.loop import ControlLoop, LoopResult
 from bricobot.runtime.shutdown import robot_session
 from bricobot.runtime.sinks import LoopFrame, Sink, SinkWorker
+from bricobot.runtime.timing import RateWatch
 from bricobot.teleop.base import Teleoperator
 
 log = logging.getLogger(__name__)
 
 
 class JointDisplay:
-    """Sink that prints the action sent, a few times per second (runs on the sink thread)."""
+    """Sink that prints the action sent to the arm, a few times per second (on the sink thread).
 
-    def __init__(self, every_s: float = 0.5, stream: TextIO | None = None) -> None:
+    Each row names the arm it shows (``arm``: e.g. ``"follower"``, see :func:`arm_label`), so a
+    person with a leader in one hand knows the numbers are the follower's goals after the safety
+    cap. ``write`` prints a row (default: a line on ``stream``); a live status line passes its
+    ``print_above`` so rows and the status line do not overwrite each other.
+    """
+
+    def __init__(
+        self,
+        every_s: float = 0.5,
+        stream: TextIO | None = None,
+        arm: str = "robot",
+        write: Callable[[str], None] | None = None,
+    ) -> None:
         self.every_s = every_s
         self.stream = stream or sys.stdout
+        self.arm = arm
+        self.write = write or self._print
         self._last_s = float("-inf")
 
     def add_frame(self, frame: LoopFrame) -> None:
@@ -36,7 +51,16 @@ class JointDisplay:
             return
         self._last_s = frame.step_start_s
         joints = "  ".join(f"{k.removesuffix('.pos')} {v:7.2f}" for k, v in frame.action.items())
-        print(f"[{frame.timestamp_s:7.2f} s] {joints}", file=self.stream, flush=True)
+        self.write(f"[{frame.timestamp_s:7.2f} s] {self.arm} goal:  {joints}")
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+
+def arm_label(robot: Robot) -> str:
+    """What display rows call ``robot``: its configured name (``"follower"``) or its type."""
+    name = getattr(getattr(robot, "config", None), "name", "")
+    return str(name) if isinstance(name, str) and name else robot.robot_type
 
 
 def teleoperate(
@@ -47,8 +71,12 @@ def teleoperate(
     should_stop: Callable[[], bool] | None = None,
     sinks: list[Sink] | None = None,
     clock: Clock | None = None,
+    rate_watch: RateWatch | bool | None = None,
 ) -> LoopResult:
-    """Drive connected ``robot`` from connected ``teleop`` until ``duration_s`` or a stop request."""
+    """Drive connected ``robot`` from connected ``teleop`` until ``duration_s`` or a stop request.
+
+    ``rate_watch`` warns while the loop cannot keep ``fps`` (see :class:`ControlLoop`).
+    """
     teleop.reset()
     worker = SinkWorker(sinks) if sinks else None
     try:
@@ -59,6 +87,7 @@ def teleoperate(
             clock=clock,
             sinks=worker,
             should_stop=should_stop,
+            rate_watch=rate_watch,
         ).run(duration_s=duration_s)
     finally:
         if worker is not None:
@@ -72,17 +101,23 @@ def run_teleoperate(
     duration_s: float | None = None,
     display: bool = True,
 ) -> LoopResult:
-    """``bricobot teleoperate``: build the devices, drive until Ctrl-C or ``duration_s``, shut down."""
+    """``bricobot teleoperate``: build the devices, drive until Ctrl-C or ``duration_s``, shut down.
+
+    The keys (a keyboard teleoperator's, and Ctrl-C) are printed before the arm moves. A Ctrl-C
+    or SIGTERM ends the run normally; the result's ``signal`` names it.
+    """
     robot = make_robot(robot_config)
     teleop = make_teleop(teleop_config, robot)
     with robot_session(robot, [teleop]) as signals:
+        for line in key_help(teleop, None, "teleoperate"):
+            log.info(line)
         result = teleoperate(
             robot,
             teleop,
             fps,
             duration_s=duration_s,
             should_stop=signals,
-            sinks=[JointDisplay()] if display else None,
+            sinks=[JointDisplay(arm=arm_label(robot))] if display else None,
         )
-    log.info("teleoperation ended (%s): %s", result.reason, result.timing.format())
+    result.signal = signals.received
     return result

@@ -234,7 +234,12 @@ class KeyboardEvents:
 
     @staticmethod
     def help_text() -> str:
-        return "keys: → or n = next, ← or b = re-record, Esc or x = stop"
+        """The recorder's keys, as printed at the start of a recording."""
+        return (
+            "episode keys: → or n = next (keep this episode; in a reset period: start the next "
+            "one now), ← or b = re-record (discard this episode, record it again), "
+            "Esc or x = stop (keep this episode, then end)"
+        )
 
     def __enter__(self) -> KeyboardEvents:
         self.start()
@@ -337,7 +342,13 @@ class KeyboardTeleop(Teleoperator):
 
     @staticmethod
     def help_text(config: KeyboardTeleopConfig) -> str:
-        pairs = [
-            f"{j}: {k[0]}/{k[1]}" for j, k in zip(config.joint_names, config.keys, strict=True)
-        ]
-        return "keyboard teleop (+/-): " + ", ".join(pairs)
+        """The joint keys of ``config``: increase/decrease key per joint, and the step sizes."""
+        pairs = [f"{j} {k[0]}/{k[1]}" for j, k in zip(config.joint_names, config.keys, strict=True)]
+        return (
+            "keyboard teleop keys (+/-): " + ", ".join(pairs) + f"; {config.step_deg:g}° per "
+            f"press, gripper {config.gripper_step_pct:g} % per press; hold a key to repeat"
+        )
+
+    def key_help(self) -> str:
+        """This teleoperator's keys (printed by the runtime before the arm moves)."""
+        return self.help_text(self.config)
