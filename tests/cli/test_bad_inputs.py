@@ -836,7 +836,6 @@ def test_bad_input_is_one_line_naming_the_fix(
         case.after(world)
 
 
-@pytest.mark.xfail(strict=True, reason="needs an ENOTTY branch in motors/bus.py _port_error")
 def test_a_file_that_is_not_a_serial_port(
     pristine: dict[str, Path],
     tmp_path: Path,

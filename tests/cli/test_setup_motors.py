@@ -58,11 +58,6 @@ def test_robot_on_the_command_line_names_the_motors_yaml(
     assert "'elbow_flex': id 3 at 1000000 baud" in capsys.readouterr().out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FeetechBus._eeprom_unlocked locks EEPROM again at the old id after an ID write "
-    "(motors/feetech.py), so the new id never answers the Lock write",
-)
 def test_readme_command_line_so101_sets_up_a_feetech_motor(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -359,6 +359,12 @@ class MotorBus(abc.ABC):
                 f"a serial monitor, or ModemManager); close it and retry.",
                 self.port,
             )
+        if err == errno.ENOTTY or "Inappropriate ioctl" in text:  # pyserial gives no errno here
+            return PortNotFoundError(
+                f"{self.name}: {self.port} is not a serial port (it exists but is not a serial "
+                f"device): give the arm's port; run `bricobot find-port` to see which one it is on.",
+                self.port,
+            )
         return CommunicationError(f"{self.name}: cannot open {self.port}: {exc}", self.port)
 
     def disconnect(self) -> None:
@@ -557,7 +563,7 @@ class MotorBus(abc.ABC):
                 f"{self.name}: {register} of motor {m.label()} is read-only", self.port
             )
         data = self._encode(m, reg, value)
-        with self._eeprom_unlocked(m, reg):
+        with self._eeprom_unlocked(m, reg, int(value)):
             error = self._with_retries(m, register, lambda: self._write(m.id, reg.address, data))
         self._check_status(m, register, error)
 
@@ -568,7 +574,7 @@ class MotorBus(abc.ABC):
             raise RegisterError(f"{self.name}: motor {motor.label()}: {exc}", self.port) from None
 
     @contextlib.contextmanager
-    def _eeprom_unlocked(self, motor: Motor, reg: Register) -> Iterator[None]:
+    def _eeprom_unlocked(self, motor: Motor, reg: Register, value: int) -> Iterator[None]:
         """Feetech EEPROM is write-protected by the Lock register; Dynamixel needs torque off."""
         yield
 

@@ -195,17 +195,20 @@ class FeetechBus(MotorBus):
     # --- register rules -------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _eeprom_unlocked(self, motor: Motor, reg: Register) -> Iterator[None]:
-        """EEPROM writes are ignored while Lock = 1: unlock around them, lock again after."""
+    def _eeprom_unlocked(self, motor: Motor, reg: Register, value: int) -> Iterator[None]:
+        """EEPROM writes are ignored while Lock = 1: unlock around them, lock again after, at the
+        id the servo answers to then (a write of ``ID`` moves it to ``value``)."""
         if not reg.eeprom:
             yield
             return
         lock = motor.spec.register("Lock")
         self._with_retries(motor, "Lock", lambda: self._write(motor.id, lock.address, b"\x00"))
+        moved = reg is motor.spec.register("ID")
         try:
             yield
         finally:
-            self._with_retries(motor, "Lock", lambda: self._write(motor.id, lock.address, b"\x01"))
+            servo_id = value if moved else motor.id
+            self._with_retries(motor, "Lock", lambda: self._write(servo_id, lock.address, b"\x01"))
 
     # --- health ---------------------------------------------------------------------------
 
