@@ -100,7 +100,7 @@ def compute_only_steps_per_s(args: argparse.Namespace, steps: int = 20) -> float
         DataConfig(root=str(args.root), num_workers=0), load_preset(args.policy), 0.0, 0, False
     )
     if args.device == "cpu":
-        torch.set_num_threads(default_cpu_threads(DataConfig().workers()))
+        torch.set_num_threads(default_cpu_threads(DataConfig().workers(), light_workers=True))
     policy = make_policy(data.config, data.stats).to(args.device)
     batch_size = data.config.batch_size
     items = [data.train[i] for i in range(batch_size)]

@@ -23,7 +23,7 @@ def spin() -> None:
         pass
 
 
-def steps_per_s(threads: int, steps: int, queue: Any) -> None:
+def steps_per_s(threads: int | None, steps: int, queue: Any) -> None:
     import torch
 
     from bricobot.policies.base import FeatureConfig
@@ -31,7 +31,12 @@ def steps_per_s(threads: int, steps: int, queue: Any) -> None:
     from bricobot.policies.presets import load_preset
     from bricobot.training.trainer import build_optimizer
 
+    if threads is None:  # bricobot's default, chosen when training starts (competitor running)
+        from bricobot.training.trainer import default_cpu_threads
+
+        threads = default_cpu_threads(data_workers=1, light_workers=True)
     torch.set_num_threads(threads)
+    queue.put(threads)
     names = [f"joint{i}.pos" for i in range(6)]
     cams = ("observation.images.front", "observation.images.wrist")
     inputs = {"observation.state": FeatureConfig([6], names=names)}
@@ -58,7 +63,7 @@ def steps_per_s(threads: int, steps: int, queue: Any) -> None:
     queue.put(steps / (time.perf_counter() - t0))
 
 
-def measure(threads: int, steps: int, competitors: int) -> float:
+def measure(threads: int | None, steps: int, competitors: int) -> tuple[int, float]:
     ctx = mp.get_context("spawn")
     spinners = [ctx.Process(target=spin, daemon=True) for _ in range(competitors)]
     for p in spinners:
@@ -70,7 +75,8 @@ def measure(threads: int, steps: int, competitors: int) -> float:
         worker.join()
         if worker.exitcode != 0:
             raise SystemExit(f"the training process failed (exit code {worker.exitcode})")
-        return float(queue.get(timeout=5))
+        used = int(queue.get(timeout=5))
+        return used, float(queue.get(timeout=5))
     finally:
         for p in spinners:
             p.terminate()
@@ -80,20 +86,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=20)
     args = parser.parse_args()
-    from bricobot.training.data import DataConfig
-    from bricobot.training.trainer import default_cpu_threads
-
     cpus = len(os.sched_getaffinity(0))
-    choices = {
-        "bricobot_default": default_cpu_threads(DataConfig().workers()),
-        "torch_default": cpus,
-    }
+    choices: dict[str, int | None] = {"bricobot_default": None, "torch_default": cpus}
     results = {}
     for name, threads in choices.items():
-        quiet = measure(threads, args.steps, competitors=0)
-        loaded = measure(threads, args.steps, competitors=1)
+        quiet_threads, quiet = measure(threads, args.steps, competitors=0)
+        loaded_threads, loaded = measure(threads, args.steps, competitors=1)
         results[name] = {
-            "threads": threads,
+            "threads_quiet_and_loaded": [quiet_threads, loaded_threads],
             "quiet_steps_per_s": round(quiet, 3),
             "with_one_busy_process_steps_per_s": round(loaded, 3),
             "kept": round(loaded / quiet, 3),

@@ -7,6 +7,9 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +30,7 @@ from bricobot.training.trainer import (
     NonFiniteLossError,
     TrainingInterrupted,
     default_cpu_threads,
+    idle_cpus,
     lr_lambda,
     train,
 )
@@ -169,8 +173,16 @@ def test_ctrl_c_saves_a_resumable_checkpoint(dataset, tmp_path: Path) -> None:  
 
 def test_cpu_threads_leave_room_for_another_process() -> None:
     cpus = len(os.sched_getaffinity(0))
-    assert 1 <= default_cpu_threads(data_workers=1) <= max(1, cpus // 2)
+    assert 1 <= default_cpu_threads(data_workers=1) <= cpus
     assert default_cpu_threads(data_workers=cpus) == 1
+    # A process spinning on a core takes that core out of the count.
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        assert idle_cpus() <= cpus - 0.6
+        assert default_cpu_threads(data_workers=0) <= max(1, cpus - 1)
+    finally:
+        spinner.kill()
 
 
 def test_warmup_then_cosine_schedule() -> None:

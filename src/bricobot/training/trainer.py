@@ -130,12 +130,36 @@ def resolve_device(name: str, ctx: DistributedContext) -> torch.device:
     return torch.device(name)
 
 
-def default_cpu_threads(data_workers: int) -> int:
-    """Math threads for CPU training: the cores left after the data workers, at most half the
-    machine. A thread pool as wide as the machine collapses (10-50x slower steps) as soon as
-    another process competes for a core; a narrower one loses little when the machine is quiet."""
+def idle_cpus(sample_s: float = 0.3) -> float:
+    """How many of this process's CPUs other processes left idle over ``sample_s`` seconds (from
+    /proc/stat, not counting this process's own use; the CPU count where it cannot be read)."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(cpus // 2, cpus - data_workers))
+
+    def totals() -> tuple[float, float]:
+        fields = [float(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # all jiffies, idle + iowait
+
+    try:
+        total0, idle0 = totals()
+        own0, t0 = time.process_time(), time.monotonic()
+        time.sleep(sample_s)
+        total1, idle1 = totals()
+        own_cpus = (time.process_time() - own0) / max(1e-3, time.monotonic() - t0)
+    except (OSError, ValueError, IndexError):
+        return float(cpus)
+    machine_cpus = os.cpu_count() or cpus
+    busy = machine_cpus * (1.0 - (idle1 - idle0) / max(1.0, total1 - total0))
+    return max(0.0, min(float(cpus), machine_cpus - max(0.0, busy - own_cpus)))
+
+
+def default_cpu_threads(data_workers: int, light_workers: bool = False) -> int:
+    """Math threads for CPU training: the CPUs idle when training starts, less one per data
+    worker that decodes video (``light_workers``: they read the frame cache and need little).
+    A thread pool wider than the idle CPUs collapses (3-50x slower steps) when another process
+    competes for a core; sized to the idle CPUs, a quiet machine is used fully and a busy one
+    keeps its speed (``scripts/bench/train_under_load.py``)."""
+    reserved = 0 if light_workers else data_workers
+    return max(1, math.floor(idle_cpus() + 0.4) - reserved)  # a CPU 60 % idle counts
 
 
 def lr_lambda(warmup_steps: int, total_steps: int, cosine: bool) -> Callable[[int], float]:
@@ -282,7 +306,10 @@ class _Run:
     def _set_threads(self) -> int:
         if self.device.type != "cpu":
             return torch.get_num_threads()
-        threads = self.cfg.num_threads or default_cpu_threads(self.data.data_config.workers())
+        data_cfg = self.data.data_config
+        threads = self.cfg.num_threads or default_cpu_threads(
+            data_cfg.workers(), light_workers=data_cfg.frame_cache
+        )
         torch.set_num_threads(threads)
         return threads
 
