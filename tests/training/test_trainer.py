@@ -173,7 +173,7 @@ def test_ctrl_c_saves_a_resumable_checkpoint(dataset, tmp_path: Path) -> None:  
 
 def test_cpu_threads_leave_room_for_another_process() -> None:
     cpus = len(os.sched_getaffinity(0))
-    assert 1 <= default_cpu_threads(data_workers=1) <= cpus
+    assert default_cpu_threads(data_workers=1) in range(1, cpus + 1)
     assert default_cpu_threads(data_workers=cpus) == 1
     # A process spinning on a core takes that core out of the count.
     spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
