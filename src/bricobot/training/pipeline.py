@@ -23,6 +23,7 @@ import torch
 from tqdm import tqdm
 
 from bricobot.envs.registry import ENVS
+from bricobot.policies.checkpoint import PRETRAINED_DIR
 from bricobot.policies.presets import load_preset
 from bricobot.registry import load_object
 from bricobot.training.config import TrainerConfig
@@ -228,7 +229,7 @@ def sim_demo(env_config: Any, output_dir: str | Path, cfg: DemoConfig | None = N
     result = _train_demo_policy(cfg, preset, steps, dataset_root, out)
     stage_s["train"] = time.perf_counter() - t0
     assert result.last_checkpoint is not None
-    checkpoint = result.last_checkpoint / "pretrained_model"
+    checkpoint = result.last_checkpoint / PRETRAINED_DIR
     log(
         f"    {result.steps_per_s:.1f} steps/s, {100 * result.data_wait_share:.1f}% of each step "
         f"waiting for data, {stage_s['train']:.0f} s; checkpoint {checkpoint}"

@@ -24,7 +24,6 @@ from safetensors.torch import load_file, save_file
 
 from bricobot.errors import BricobotError
 
-PRETRAINED_DIR = "pretrained_model"
 STATE_DIR = "training_state"
 
 

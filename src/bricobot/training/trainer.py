@@ -38,7 +38,7 @@ from tqdm import tqdm
 
 from bricobot.errors import BricobotError
 from bricobot.policies.base import Policy
-from bricobot.policies.checkpoint import load_policy, make_policy, save_policy
+from bricobot.policies.checkpoint import PRETRAINED_DIR, load_policy, make_policy, save_policy
 from bricobot.policies.normalize import policy_stats
 from bricobot.training.config import TrainerConfig
 from bricobot.training.data import (
@@ -49,7 +49,6 @@ from bricobot.training.data import (
 )
 from bricobot.training.plot import plot_loss_curves
 from bricobot.training.state import (
-    PRETRAINED_DIR,
     STATE_DIR,
     ResumeError,
     load_training_state,
