@@ -2,11 +2,19 @@
 
 Examples::
 
-    bricobot calibrate robot=so101 port=/dev/ttyACM0 output=calibration/follower.json
-    bricobot calibrate robot=so101 virtual=true            # try it on an emulated arm
+    bricobot calibrate robot=so101 port=/dev/ttyACM0               # → calibration/so101_follower.json
+    bricobot calibrate robot=so101 role=leader port=/dev/ttyACM1   # → calibration/so101_leader.json
+    bricobot calibrate robot=so101 virtual=true            # rehearse on a throwaway emulated bus
     bricobot calibrate compare=[leader.json,follower.json]  # catch an offset between two arms
 
-Non-interactive: ``answers_file=answers.yaml``. With ``virtual=true`` it scripts the emulated arm::
+The default output is where ``robot=<robot>`` (follower) and ``teleop=<robot>_leader`` look for it.
+The file records which arm it belongs to (servo ids, models, EEPROM fingerprint, USB serial), so
+connecting another arm with it is refused instead of overwriting that arm's servo offsets.
+A `bricobot virtual-arm` has a scripted person who moves it when asked, so this command calibrates a
+virtual arm exactly as a real one (``port=<the port it prints>``).
+
+Non-interactive: ``answers_file=answers.yaml``. With ``virtual=true`` it scripts a throwaway emulated
+bus (for rehearsing and for tests of the checks)::
 
     joints:                     # per joint: where the shaft sits in the zero pose (raw ticks),
       shoulder_pan: {zero_raw: 1800, sweep_deg: [-100, 100], sign: 1}   # the sweep, the + sign
@@ -31,8 +39,11 @@ from bricobot.cli.app import run_command
 class CalibrateCommandConfig:
     #: hardware/<robot>/motors.yaml name (so101, koch) or a path to a motors.yaml
     robot: str = "so101"
+    #: follower (the arm that moves) or leader (the arm you move by hand)
+    role: str = "follower"
     port: str = ""
-    #: where to write the calibration JSON; empty: calibration/<robot_type>.json
+    #: where to write the calibration JSON; empty: calibration/<robot>_<role>.json, where
+    #: robot=<robot> and teleop=<robot>_leader find it
     output: str = ""
     #: calibrate an emulated arm (a scripted hand moves the virtual joints)
     virtual: bool = False
@@ -41,6 +52,10 @@ class CalibrateCommandConfig:
     #: two calibration files to compare (leader vs follower) instead of calibrating
     compare: list[str] = field(default_factory=list)
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.role not in ("follower", "leader"):
+            raise ValueError(f"role must be 'follower' or 'leader', got {self.role!r}")
 
 
 class ConsoleUser:
@@ -108,13 +123,16 @@ def run(cfg: CalibrateCommandConfig) -> int:
 
     from bricobot.errors import BricobotError
     from bricobot.motors.calibration import calibration_summary, run_calibration, save_calibration
-    from bricobot.motors.spec import load_motors_spec, make_bus
+    from bricobot.motors.identity import identity_summary, read_identity
+    from bricobot.motors.spec import load_motors_spec, make_bus, robot_motors_path
 
     if cfg.compare:
         return _compare(list(cfg.compare))
-    spec = load_motors_spec(cfg.robot)
+    named = "/" not in cfg.robot and not cfg.robot.endswith((".yaml", ".yml"))
+    spec = load_motors_spec(robot_motors_path(cfg.robot, cfg.role) if named else cfg.robot)
     answers = _load_answers(cfg.answers_file)
-    output = Path(cfg.output or f"calibration/{spec.robot_type}.json")
+    default_stem = f"{cfg.robot}_{cfg.role}" if named else spec.robot_type
+    output = Path(cfg.output or f"calibration/{default_stem}.json")
     with contextlib.ExitStack() as stack:
         if cfg.virtual:
             from bricobot.emulation import VirtualBus, VirtualServo
@@ -146,6 +164,7 @@ def run(cfg: CalibrateCommandConfig) -> int:
             bus.connect()
             stack.callback(bus.close)
             result = run_calibration(bus, spec, user)
+            identity = read_identity(bus, result.calibration)
         except BricobotError as exc:
             print(f"bricobot calibrate: {exc}", file=sys.stderr)
             return 1
@@ -153,8 +172,12 @@ def run(cfg: CalibrateCommandConfig) -> int:
         print(f"note: {note}")
     for row in calibration_summary(result.calibration):
         print(row)
-    save_calibration(output, result.calibration, spec.robot_type)
-    print(f"saved {output}")
+    save_calibration(output, result.calibration, spec.robot_type, identity=identity)
+    print(f"saved {output} ({identity_summary(identity)})")
+    if not cfg.output and named:
+        group = "robot" if cfg.role == "follower" else "teleop"
+        preset = cfg.robot if cfg.role == "follower" else f"{cfg.robot}_leader"
+        print(f"{group}={preset} finds it there (run from this folder)")
     return 0
 
 

@@ -34,6 +34,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "calibrate": ("bricobot.cli.calibrate", "guided calibration of an arm's zero pose and ranges"),
     "setup-motors": ("bricobot.cli.setup_motors", "assign ids and baud rates, one motor at a time"),
     "scan": ("bricobot.cli.scan", "list every servo on a port at every baud rate"),
+    "eeprom-undo": (
+        "bricobot.cli.eeprom_undo",
+        "write back the servo EEPROM values a session changed",
+    ),
     "find-port": ("bricobot.cli.find_port", "find which serial port an arm is plugged into"),
     "find-cameras": ("bricobot.cli.find_cameras", "list cameras and save a snapshot of each"),
     "doctor": ("bricobot.cli.doctor", "check permissions, rendering, video encoders and GPU"),

@@ -118,10 +118,9 @@ def run(cfg: VirtualArmCommandConfig) -> int:
         return 2
     trajectory = None
     if cfg.role == "leader":
-        from bricobot.emulation.mujoco_arm import leader_motors_file
-        from bricobot.motors.spec import load_motors_spec
+        from bricobot.motors.spec import load_motors_spec, robot_motors_path
 
-        names = [m.name for m in load_motors_spec(leader_motors_file(cfg.arm)).motors]
+        names = [m.name for m in load_motors_spec(robot_motors_path(cfg.arm, "leader")).motors]
         if cfg.trajectory:
             trajectory = load_trajectory(cfg.trajectory, cfg.trajectory_fps, names)
     model_path = None
@@ -136,6 +135,7 @@ def run(cfg: VirtualArmCommandConfig) -> int:
         port_link=cfg.port_link or None,
         trajectory=trajectory,
         model_path=model_path,
+        say=lambda text: print(text, flush=True),
     )
     if cfg.role == "leader" and not cfg.trajectory:
         arm.arm.trajectory = sine_trajectory(arm.arm.joint_ranges_deg, period_s=cfg.swing_period_s)
@@ -147,6 +147,11 @@ def run(cfg: VirtualArmCommandConfig) -> int:
     print(f"calibration: {arm.calibration_path}")
     print(
         f"use it with: {group}={preset} {group}.port={arm.port} {group}.calibration_path={arm.calibration_path}"
+    )
+    print(
+        f"to calibrate it as you would a real arm: bricobot calibrate robot={cfg.arm} "
+        f"role={cfg.role} port={arm.port} (a scripted person here moves the arm when asked, "
+        "and says when to press Enter)"
     )
     print("Ctrl-C to stop.", flush=True)
     try:

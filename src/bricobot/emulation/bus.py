@@ -131,8 +131,15 @@ class VirtualBus:
         self._wake_r, self._wake_w = -1, -1
         self._lock = threading.RLock()
         self._last_step = time.monotonic()
-        #: Instruction packets received, and status packets sent / dropped / corrupted.
-        self.counts = {"instructions": 0, "replies": 0, "dropped": 0, "corrupted": 0}
+        #: Instruction packets received (of them sync/bulk reads), and status packets sent /
+        #: dropped / corrupted.
+        self.counts = {
+            "instructions": 0,
+            "group_reads": 0,
+            "replies": 0,
+            "dropped": 0,
+            "corrupted": 0,
+        }
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -291,6 +298,7 @@ class VirtualBus:
     ) -> list[bytes]:
         """Sync / bulk read (both protocols): for each ``(id, address, size)`` asked, in the order
         asked, one status packet from the servo with that id, if present; ``answer`` builds it."""
+        self.counts["group_reads"] += 1
         out = []
         for servo_id, address, size in requests:
             group = [s for s in live if s.id == servo_id]

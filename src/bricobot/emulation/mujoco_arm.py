@@ -35,7 +35,7 @@ import numpy as np
 from bricobot.emulation.bus import Faults, VirtualBus
 from bricobot.emulation.servo import VirtualServo
 from bricobot.motors.calibration import MotorCalibration, save_calibration
-from bricobot.motors.spec import RobotMotorsSpec, load_motors_spec
+from bricobot.motors.spec import RobotMotorsSpec, load_motors_spec, robot_motors_path
 from bricobot.motors.tables import Protocol, model_spec
 
 ROLES = ("follower", "leader")
@@ -160,6 +160,9 @@ class MujocoArm:
                 raise ValueError(f"{model_path}: joint {j.joint!r} has no actuator to follow goals")
             self._actuator[j.servo_id] = aid
         self.trajectory = trajectory or sine_trajectory(self._ranges_deg)
+        #: Joint angles (degrees) a person's hands hold the arm at; while set, they win over
+        #: physics and the trajectory (see emulation/calibration_person.py).
+        self.hand_deg: dict[str, float] | None = None
         mujoco.mj_forward(self.model, self.data)
         if role == "follower":
             for sid, aid in self._actuator.items():
@@ -198,7 +201,9 @@ class MujocoArm:
         with self.lock:
             dt_s = min(max(dt_s, 0.0), MAX_STEP_S)
             self.time_s += dt_s
-            if self.role == "leader":
+            if self.hand_deg is not None:
+                self.set_positions_deg(self.hand_deg)
+            elif self.role == "leader":
                 self._follow_trajectory()
             else:
                 self._simulate(goals, dt_s)
@@ -288,12 +293,6 @@ def virtual_calibration(
     return out
 
 
-def leader_motors_file(robot: str) -> Path:
-    """The leader's motors.yaml: ``motors_leader.yaml`` when the robot has one, else ``motors.yaml``."""
-    leader = hardware_path(robot, "motors_leader.yaml")
-    return leader if leader.is_file() else hardware_path(robot, "motors.yaml")
-
-
 @dataclass
 class VirtualArm:
     """A running virtual arm: open ``port`` like a USB adapter, load ``calibration_path``."""
@@ -306,9 +305,15 @@ class VirtualArm:
     arm: MujocoArm
     spec: RobotMotorsSpec
     _tmpdir: Any = field(default=None, repr=False)
+    #: The scripted person who moves the arm when `bricobot calibrate` asks (see
+    #: emulation/calibration_person.py); None when started with ``person=False``.
+    person: Any = None
 
     def stop(self) -> None:
         """Stop serving (the port disappears); idempotent."""
+        if self.person is not None:
+            self.person.stop()
+            self.person = None
         self.bus.stop()
         if self._tmpdir is not None:
             self._tmpdir.cleanup()
@@ -352,6 +357,8 @@ def start_virtual_arm(
     model_path: str | Path | None = None,
     initial_positions_deg: dict[str, float] | None = None,
     servo_class: type[VirtualServo] = VirtualServo,
+    person: bool = True,
+    say: Callable[[str], None] | None = None,
 ) -> VirtualArm:
     """Start an emulated servo bus backed by a MuJoCo arm, in this process; returns at once.
 
@@ -366,6 +373,9 @@ def start_virtual_arm(
         faults: fault injection (lost/corrupt replies, unplugged ids); change ``arm.bus.faults`` live.
         initial_positions_deg: joint angles to start from (default: the MJCF zero pose).
         servo_class: the servo emulator (tests pass a subclass that logs register writes).
+        person: a scripted person stands at the arm and moves it when `bricobot calibrate` asks
+            (:class:`~bricobot.emulation.calibration_person.CalibrationPerson`; ``say`` gets
+            what the person reports).
 
     Returns a :class:`VirtualArm` with ``port``, ``calibration_path`` and ``stop()`` (also a
     context manager). Servo ids and models come from motors.yaml; each servo already holds the
@@ -374,9 +384,7 @@ def start_virtual_arm(
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, got {role!r}")
     if motors_file is None:
-        motors_file = (
-            leader_motors_file(robot) if role == "leader" else hardware_path(robot, "motors.yaml")
-        )
+        motors_file = robot_motors_path(robot, role)
     spec = load_motors_spec(motors_file)
     model_file = Path(model_path) if model_path else hardware_path(robot, f"{robot}.xml")
     if not model_file.is_file():
@@ -416,7 +424,7 @@ def start_virtual_arm(
         )
     bus = VirtualBus(servos, port_path=port_link, faults=faults, joint_source=arm)
     bus.start()
-    return VirtualArm(
+    virtual = VirtualArm(
         robot=robot,
         role=role,
         port=bus.path,
@@ -426,3 +434,8 @@ def start_virtual_arm(
         spec=spec,
         _tmpdir=tmpdir,
     )
+    if person:
+        from bricobot.emulation.calibration_person import CalibrationPerson
+
+        virtual.person = CalibrationPerson(virtual, say=say).start()
+    return virtual

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bricobot.errors import DeviceAlreadyConnectedError, DeviceNotConnectedError
+from bricobot.motors.eeprom_log import new_session_id, record_write
 from bricobot.motors.errors import (
     PERMISSION_FIX,
     BaudRateError,
@@ -174,6 +175,10 @@ class MotorBus(abc.ABC):
         #: Latest hardware alerts per motor name, from the error byte of its status packets.
         self.alerts: dict[str, list[str]] = {}
         self._connected = False
+        #: Log every EEPROM write with its old value (see motors/eeprom_log.py); one session id
+        #: per bus groups the writes an undo reverts.
+        self.log_eeprom_writes = True
+        self.session_id = new_session_id()
 
     @property
     def motors(self) -> dict[str, Motor]:
@@ -563,9 +568,12 @@ class MotorBus(abc.ABC):
                 f"{self.name}: {register} of motor {m.label()} is read-only", self.port
             )
         data = self._encode(m, reg, value)
+        old = self.read(register, motor) if reg.eeprom and self.log_eeprom_writes else None
         with self._eeprom_unlocked(m, reg, int(value)):
             error = self._with_retries(m, register, lambda: self._write(m.id, reg.address, data))
         self._check_status(m, register, error)
+        if old is not None and old != int(value):
+            record_write(self, motor, register, old, int(value))
 
     def _encode(self, motor: Motor, reg: Register, value: int) -> bytes:
         try:

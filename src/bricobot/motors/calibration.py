@@ -106,9 +106,15 @@ class MotorCalibration:
 
 
 def save_calibration(
-    path: str | Path, calibration: dict[str, MotorCalibration], robot_type: str = ""
+    path: str | Path,
+    calibration: dict[str, MotorCalibration],
+    robot_type: str = "",
+    identity: dict[str, Any] | None = None,
 ) -> Path:
-    """Write a readable, versioned JSON file (raw ticks and the mapping); returns the path."""
+    """Write a readable, versioned JSON file (raw ticks and the mapping); returns the path.
+
+    ``identity`` (from :func:`bricobot.motors.identity.read_identity`) records which arm the file
+    belongs to, so writing it to another arm's servos can be refused."""
     path = Path(path)
     motors = {}
     for name, cal in calibration.items():
@@ -126,6 +132,8 @@ def save_calibration(
         "gripper_mapping": GRIPPER_MAPPING,
         "motors": motors,
     }
+    if identity is not None:
+        doc["identity"] = identity
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(doc, indent=2) + "\n")
@@ -136,6 +144,25 @@ def save_calibration(
 def load_calibration(path: str | Path) -> dict[str, MotorCalibration]:
     """Read a file written by :func:`save_calibration`; errors name the file and the fix."""
     path = Path(path)
+    doc = _read_document(path)
+    known = {f.name for f in fields(MotorCalibration)}
+    out = {}
+    for name, entry in doc.get("motors", {}).items():
+        values = {k: v for k, v in entry.items() if k in known}
+        try:
+            out[name] = MotorCalibration(name=name, **values)
+        except (TypeError, ValueError) as exc:
+            raise CalibrationError(f"{path}: motor {name!r}: {exc}") from None
+    return out
+
+
+def load_identity(path: str | Path) -> dict[str, Any] | None:
+    """The ``identity`` a calibration file records (None for files made before it existed)."""
+    identity = _read_document(Path(path)).get("identity")
+    return identity if isinstance(identity, dict) else None
+
+
+def _read_document(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise CalibrationError(
             f"calibration file {path} not found; run `bricobot calibrate` to create it"
@@ -151,15 +178,7 @@ def load_calibration(path: str | Path) -> dict[str, MotorCalibration]:
             f"{path} has calibration format version {doc.get('version')}; this bricobot reads "
             f"version {FORMAT_VERSION}. Recalibrate with `bricobot calibrate`."
         )
-    known = {f.name for f in fields(MotorCalibration)}
-    out = {}
-    for name, entry in doc.get("motors", {}).items():
-        values = {k: v for k, v in entry.items() if k in known}
-        try:
-            out[name] = MotorCalibration(name=name, **values)
-        except (TypeError, ValueError) as exc:
-            raise CalibrationError(f"{path}: motor {name!r}: {exc}") from None
-    return out
+    return doc
 
 
 # --- offsets and checks ---------------------------------------------------------------------
@@ -358,6 +377,24 @@ def run_calibration(
     return CalibrationResult(calibration, notes)
 
 
+def calibration_registers(
+    bus: MotorBus, calibration: dict[str, MotorCalibration]
+) -> dict[tuple[str, str], int]:
+    """``(motor, register) → value`` a calibration puts in servo EEPROM, for the registers each
+    motor's model has: homing offset, drive mode, position limits."""
+    wanted: dict[tuple[str, str], int] = {}
+    for n, cal in calibration.items():
+        regs = bus.motors[n].spec.registers
+        if "Homing_Offset" in regs:
+            wanted[(n, "Homing_Offset")] = cal.homing_offset
+        if "Drive_Mode" in regs:
+            wanted[(n, "Drive_Mode")] = cal.drive_mode
+        if "Min_Position_Limit" in regs:
+            wanted[(n, "Min_Position_Limit")] = cal.range_min_ticks
+            wanted[(n, "Max_Position_Limit")] = cal.range_max_ticks
+    return wanted
+
+
 def apply_calibration(bus: MotorBus, calibration: dict[str, MotorCalibration]) -> None:
     """Write offsets, drive modes and position limits (torque off), read back, raise on mismatch."""
     names = [n for n in calibration if n in bus.motors]
@@ -368,22 +405,14 @@ def apply_calibration(bus: MotorBus, calibration: dict[str, MotorCalibration]) -
             f"recalibrate this arm with `bricobot calibrate`"
         )
     with bus.torque_disabled(names):
-        wanted: dict[tuple[str, str], int] = {}
         for n in names:
             cal = calibration[n]
-            regs = bus.motors[n].spec.registers
             if bus.motors[n].id != cal.id or bus.motors[n].model != cal.model:
                 raise CalibrationError(
                     f"calibration of {n!r} is for id {cal.id} ({cal.model}) but the bus has "
                     f"{bus.motors[n].label()} ({bus.motors[n].model}); recalibrate"
                 )
-            if "Homing_Offset" in regs:
-                wanted[(n, "Homing_Offset")] = cal.homing_offset
-            if "Drive_Mode" in regs:
-                wanted[(n, "Drive_Mode")] = cal.drive_mode
-            if "Min_Position_Limit" in regs:
-                wanted[(n, "Min_Position_Limit")] = cal.range_min_ticks
-                wanted[(n, "Max_Position_Limit")] = cal.range_max_ticks
+        wanted = calibration_registers(bus, {n: calibration[n] for n in names})
         for (n, reg), value in wanted.items():
             bus.write(reg, n, value)
         wrong = []

@@ -37,6 +37,21 @@ def list_serial_ports() -> list[PortInfo]:
     ]
 
 
+def port_usb_serial(port: str) -> str:
+    """The USB serial number of the adapter behind ``port`` ("" when there is none or no USB)."""
+    try:
+        from serial.tools import list_ports
+
+        ports = list_ports.comports()
+    except Exception:  # pragma: no cover - pyserial without tools
+        return ""
+    real = os.path.realpath(port)
+    for info in ports:
+        if os.path.realpath(info.device) == real:
+            return info.serial_number or ""
+    return ""
+
+
 def removed_port(before: list[PortInfo], after: list[PortInfo]) -> PortInfo:
     """The single port present before and gone after; ValueError explains anything else."""
     gone = [p for p in before if p.device not in {a.device for a in after}]

@@ -63,9 +63,13 @@ class RobotMotorsSpec:
         raise KeyError(f"{self.source}: no motor {name!r}")
 
 
-def robot_motors_path(robot: str) -> Path:
-    """Path of ``hardware/<robot>/motors.yaml`` shipped with the package."""
-    return Path(str(resources.files("bricobot.hardware"))) / robot / "motors.yaml"
+def robot_motors_path(robot: str, role: str = "follower") -> Path:
+    """``hardware/<robot>/motors.yaml`` shipped with the package; for a leader its
+    ``motors_leader.yaml`` when the robot has one (Koch), else the same file (SO-101)."""
+    folder = Path(str(resources.files("bricobot.hardware"))) / robot
+    if role == "leader" and (folder / "motors_leader.yaml").is_file():
+        return folder / "motors_leader.yaml"
+    return folder / "motors.yaml"
 
 
 def load_motors_spec(path_or_robot: str | Path) -> RobotMotorsSpec:
@@ -152,37 +156,3 @@ def make_bus(spec: RobotMotorsSpec, port: str, **kwargs: Any):  # type: ignore[n
     from bricobot.motors.dynamixel import DynamixelBus
 
     return DynamixelBus(port, spec.bus_motors(), spec.baudrate, **kwargs)
-
-
-def open_calibrated_bus(
-    spec: RobotMotorsSpec,
-    port: str,
-    calibration_file: Path,
-    *,
-    name: str,
-    port_setting: str,
-    timeout_s: float | None = None,
-    retries: int = 3,
-) -> tuple[Any, dict[str, Any]]:
-    """Load an arm's calibration and open its bus: ``(connected MotorBus, {motor: calibration})``.
-
-    Shared by follower robots and leader arms. ``port_setting`` is the config key the user sets
-    (``robot.port`` / ``teleop.port``), named in the error when it is empty.
-    """
-    from bricobot.motors.calibration import CalibrationError, load_calibration
-
-    if not port:
-        raise ValueError(
-            f"{name}: set {port_setting} to the arm's serial port (`bricobot find-port`), "
-            "or to the port printed by `bricobot virtual-arm`"
-        )
-    calibration = load_calibration(calibration_file)
-    missing = [m.name for m in spec.motors if m.name not in calibration]
-    if missing:
-        raise CalibrationError(
-            f"{calibration_file} has no calibration for {missing}; recalibrate this arm with "
-            "`bricobot calibrate`"
-        )
-    bus = make_bus(spec, port, timeout_s=timeout_s, retries=retries, name=name)
-    bus.connect()
-    return bus, calibration

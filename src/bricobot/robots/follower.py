@@ -30,9 +30,10 @@ from typing import Any
 from bricobot.cameras.base import Camera
 from bricobot.cameras.building import make_cameras, read_frame
 from bricobot.errors import DeviceAlreadyConnectedError, DeviceNotConnectedError
+from bricobot.motors.arm import ArmConnection, connect_calibrated_arm
 from bricobot.motors.bus import MotorBus
-from bricobot.motors.calibration import CalibrationError, MotorCalibration
-from bricobot.motors.spec import RobotMotorsSpec, load_motors_spec, open_calibrated_bus
+from bricobot.motors.calibration import MotorCalibration
+from bricobot.motors.spec import RobotMotorsSpec, load_motors_spec
 from bricobot.robots.base import FeatureSpec, Robot
 from bricobot.robots.safety import ActionSafety, Clip
 
@@ -75,6 +76,9 @@ class FollowerConfig:
     cameras: dict[str, Any] = field(default_factory=dict)
     # Calibration file from `bricobot calibrate`; "" = calibration/<robot_type>.json (its default).
     calibration_path: str = ""
+    # Write the calibration file to servos that hold different values (another arm's file is
+    # refused otherwise); every EEPROM write is logged and `bricobot eeprom-undo` reverts it.
+    write_calibration: bool = False
     motors_file: str = ""  # "" = hardware/<robot>/motors.yaml shipped with bricobot
     # Largest move per action away from the measured position; None turns the cap off (not advised).
     max_step_deg: float | None = 8.0
@@ -159,23 +163,26 @@ class ServoFollower(Robot):
     def describe(self) -> str:
         return f"{self.robot_type} {self.config.name!r} on {self.config.port or '(no port)'}"
 
+    def arm_connection(self, setting_prefix: str) -> ArmConnection:
+        """How to reach and check this arm (``setting_prefix``: its config group in messages)."""
+        return ArmConnection(
+            spec=self.spec,
+            port=self.config.port,
+            calibration_file=self.calibration_file,
+            name=f"{self.robot_type} {self.config.name!r}",
+            setting_prefix=setting_prefix,
+            timeout_s=self.config.reply_timeout_s,
+            retries=self.config.read_retries,
+            write_calibration=self.config.write_calibration,
+        )
+
     # --- connect -------------------------------------------------------------------------------
 
     def connect(self) -> None:
         if self._connected:
             raise DeviceAlreadyConnectedError(f"{self.describe()} is already connected")
-        bus, self.calibration = open_calibrated_bus(
-            self.spec,
-            self.config.port,
-            self.calibration_file,
-            name=f"{self.robot_type} {self.config.name!r}",
-            port_setting="robot.port",
-            timeout_s=self.config.reply_timeout_s,
-            retries=self.config.read_retries,
-        )
+        bus, self.calibration = connect_calibrated_arm(self.arm_connection("robot"))
         try:
-            bus.disable_torque()
-            self._ensure_calibration(bus)
             self._configure(bus)
             # Goal = present position BEFORE torque goes on: the arm stays where it is.
             bus.enable_torque(hold_position=True)
@@ -196,27 +203,6 @@ class ServoFollower(Robot):
             self.bus = None
             raise
         self._connected = True
-
-    def _ensure_calibration(self, bus: MotorBus) -> None:
-        """Load the calibration into the bus; write it to the servos only if they differ."""
-        bus.calibration = {n: self.calibration[n] for n in self.motor_names}
-        for name in self.motor_names:
-            cal = self.calibration[name]
-            motor = bus.motors[name]
-            if (cal.id, cal.model) != (motor.id, motor.model):
-                raise CalibrationError(
-                    f"{self.calibration_file}: {name!r} is calibrated as id {cal.id} ({cal.model}) "
-                    f"but this arm has {motor.label()} ({motor.model}); is this the right file for "
-                    f"the arm on {self.config.port}?"
-                )
-            regs = motor.spec.registers
-            wanted = {"Homing_Offset": cal.homing_offset}
-            if "Drive_Mode" in regs:
-                wanted["Drive_Mode"] = cal.drive_mode
-            for register, value in wanted.items():
-                if register in regs and bus.read(register, name) != value:
-                    bus.apply_calibration()  # writes, reads back, raises naming the motor
-                    return
 
     def _configure(self, bus: MotorBus) -> None:
         """Write the servo settings this arm needs (torque is off). Subclasses extend."""

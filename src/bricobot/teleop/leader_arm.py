@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bricobot.errors import DeviceAlreadyConnectedError, DeviceNotConnectedError
+from bricobot.motors.arm import ArmConnection, connect_calibrated_arm
 from bricobot.motors.bus import MotorBus
 from bricobot.motors.calibration import MotorCalibration
-from bricobot.motors.spec import RobotMotorsSpec, load_motors_spec, open_calibrated_bus
+from bricobot.motors.spec import RobotMotorsSpec, load_motors_spec
 from bricobot.robots.base import FeatureSpec
 from bricobot.robots.follower import calibration_file_for
 from bricobot.teleop.base import Teleoperator
@@ -35,6 +36,9 @@ class LeaderConfig:
     name: str = "leader"  # used in messages and in the default calibration file name
     # Calibration file from `bricobot calibrate`; "" = calibration/<robot_type>.json.
     calibration_path: str = ""
+    # Write the calibration file to servos that hold different values (refused otherwise, as
+    # another arm's file would be); logged, and `bricobot eeprom-undo` reverts it.
+    write_calibration: bool = False
     motors_file: str = ""  # "" = the motors file shipped for this leader under hardware/
     read_retries: int = 2
     reply_timeout_s: float = 0.02
@@ -90,35 +94,24 @@ class ServoLeader(Teleoperator):
     def connect(self) -> None:
         if self.bus is not None:
             raise DeviceAlreadyConnectedError(f"{self.describe()} is already connected")
-        bus, self.calibration = open_calibrated_bus(
-            self.spec,
-            self.config.port,
-            self.calibration_file,
-            name=f"{self.robot_type} {self.config.name!r}",
-            port_setting="teleop.port",
-            timeout_s=self.config.reply_timeout_s,
-            retries=self.config.read_retries,
+        bus, self.calibration = connect_calibrated_arm(
+            ArmConnection(
+                spec=self.spec,
+                port=self.config.port,
+                calibration_file=self.calibration_file,
+                name=f"{self.robot_type} {self.config.name!r}",
+                setting_prefix="teleop",
+                timeout_s=self.config.reply_timeout_s,
+                retries=self.config.read_retries,
+                write_calibration=self.config.write_calibration,
+            )
         )
         try:
-            bus.disable_torque()
-            bus.calibration = {n: self.calibration[n] for n in self.motor_names}
-            if self._calibration_differs(bus):
-                bus.apply_calibration()
             self._configure(bus)
         except BaseException:
             bus.close()
             raise
         self.bus = bus
-
-    def _calibration_differs(self, bus: MotorBus) -> bool:
-        for name in self.motor_names:
-            cal = self.calibration[name]
-            regs = bus.motors[name].spec.registers
-            if "Homing_Offset" in regs and bus.read("Homing_Offset", name) != cal.homing_offset:
-                return True
-            if "Drive_Mode" in regs and bus.read("Drive_Mode", name) != cal.drive_mode:
-                return True
-        return False
 
     def _configure(self, bus: MotorBus) -> None:
         """Extra settings after calibration, torque off (subclasses)."""

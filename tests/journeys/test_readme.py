@@ -1,0 +1,284 @@
+"""The README's journeys, run command by command exactly as printed.
+
+Each ```bash block of the README is parsed here (``\\`` continuations joined, comments dropped,
+quoting as a shell does it) and every command is run by the journey of its section. Only two things
+are added, both at the end of a command line (the last value of a key wins): the ports of the
+virtual arms standing in for ``/dev/ttyACM0`` (follower) and ``/dev/ttyACM1`` (leader), and tiny
+sizes (steps, episodes, seconds) so the whole README runs in CI. ``<time>`` placeholders become the
+run folder the previous command made. :func:`test_every_readme_command_belongs_to_a_journey` fails
+when the README gains a command no journey runs, so the README cannot drift from the code again.
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+import shlex
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from bricobot.cli.main import main
+from bricobot.emulation import VirtualBus, VirtualServo
+from bricobot.emulation.mujoco_arm import VirtualArm, start_virtual_arm
+from tests.e2e.conftest import VIRTUAL_REPLY_TIMEOUT_S
+from tests.e2e.test_virtual_calibration import calibrate_interactively
+
+REPO = Path(__file__).resolve().parents[2]
+README = REPO / "README.md"
+FOLLOWER_PORT, LEADER_PORT = "/dev/ttyACM0", "/dev/ttyACM1"
+
+#: README section → where its commands run (this module, CI, or another test file).
+JOURNEYS = {
+    "Quick start": "test_quick_start",
+    "From a new arm to a trained policy": "test_from_a_new_arm_to_a_trained_policy",
+    "See your data and your training: `bricobot view`": "test_see_your_data_and_your_training",
+    "No arm yet? Use a virtual one": "test_no_arm_yet_use_a_virtual_one",
+    "Run the policy on another machine": "tests/remote/test_readme_commands.py",
+    "Development": "test_development_commands_are_what_ci_runs",
+}
+
+
+def readme_commands() -> list[tuple[str, str]]:
+    """``(section heading, command line)`` for every command in a ```bash block, in order."""
+    out: list[tuple[str, str]] = []
+    section, in_block, pending = "", False, ""
+    for line in README.read_text().splitlines():
+        heading = re.match(r"#{2,3} (.+)", line)
+        if heading and not in_block:
+            section = heading.group(1).strip()
+        elif line.startswith("```"):
+            in_block = line.strip() == "```bash"
+        elif in_block:
+            pending += line.rstrip()
+            if pending.endswith("\\"):
+                pending = pending[:-1] + " "
+                continue
+            command = " ".join(shlex.split(pending, comments=True))
+            if command:
+                out.append((section, pending.split(" #")[0].strip()))
+            pending = ""
+    return out
+
+
+def commands_of(section: str) -> list[list[str]]:
+    """The argv of each command of ``section`` (after ``bricobot``), as a shell would split it."""
+    found = [shlex.split(c, comments=True) for s, c in readme_commands() if s == section]
+    assert found, f"README has no commands under {section!r}"
+    return found
+
+
+def test_every_readme_command_belongs_to_a_journey() -> None:
+    sections = {section for section, _ in readme_commands()}
+    unknown = sections - set(JOURNEYS)
+    assert not unknown, f"README sections with commands no journey runs: {unknown}"
+    for where in (JOURNEYS[section] for section in sections):
+        if where.startswith("tests/"):
+            assert (REPO / where).is_file(), where
+        else:
+            assert where in globals(), where
+
+
+# --- running commands --------------------------------------------------------------------------
+
+
+def run_bricobot(argv: list[str], *extra: str, expect: int = 0) -> None:
+    """``bricobot <argv> <extra>`` in this process; the exit code must be ``expect``."""
+    assert argv[0] == "bricobot", argv
+    code = main([*argv[1:], *extra])
+    assert code == expect, f"{shlex.join(argv)} {' '.join(extra)} exited {code}"
+
+
+def newest(folder: Path) -> Path:
+    runs = sorted(p for p in folder.iterdir() if p.is_dir())
+    assert runs, f"nothing in {folder}"
+    return runs[-1]
+
+
+def with_time(argv: list[str], run_folder: Path) -> list[str]:
+    return [a.replace("<time>", run_folder.name) for a in argv]
+
+
+@pytest.fixture
+def arms(tmp_path: Path) -> Iterator[tuple[VirtualArm, VirtualArm]]:
+    with (
+        start_virtual_arm("so101", "follower", workdir=tmp_path / "virtual_f") as follower,
+        start_virtual_arm("so101", "leader", workdir=tmp_path / "virtual_l") as leader,
+    ):
+        yield follower, leader
+
+
+def fresh_motor_each_prompt(vbus: VirtualBus) -> Callable[[str], str]:
+    """``input`` for setup-motors: at each "Connect ONLY the '<m>' motor" a factory-fresh servo
+    (id 1) is the only one on the virtual bus, as when a person plugs in that motor alone."""
+
+    def answer(prompt: str = "") -> str:
+        assert "Connect ONLY" in prompt, prompt
+        with vbus.locked():
+            vbus.servos[:] = [VirtualServo("sts3215", 1)]
+        return ""
+
+    return answer
+
+
+# --- the journeys ------------------------------------------------------------------------------
+
+
+def test_from_a_new_arm_to_a_trained_policy(
+    arms: tuple[VirtualArm, VirtualArm],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    follower, leader = arms
+    monkeypatch.chdir(tmp_path)
+    ports = {FOLLOWER_PORT: follower.port, LEADER_PORT: leader.port}
+    timeouts = {
+        "robot": f"robot.reply_timeout_s={VIRTUAL_REPLY_TIMEOUT_S}",
+        "teleop": f"teleop.reply_timeout_s={VIRTUAL_REPLY_TIMEOUT_S}",
+    }
+
+    def port_overrides(argv: list[str]) -> list[str]:
+        """The virtual port for each port key the command sets, appended (last value wins)."""
+        out = []
+        for arg in argv:
+            key, _, value = arg.partition("=")
+            if value in ports:
+                out.append(f"{key}={ports[value]}")
+                group = key.partition(".")[0]
+                if group in timeouts:
+                    out.append(timeouts[group])
+        return out
+
+    ran = []
+    for argv in commands_of("From a new arm to a trained policy"):
+        command = argv[1]
+        ran.append(command)
+        extra = port_overrides(argv)
+        if command == "doctor":
+            code = main(argv[1:])  # 1 when a check fails, e.g. no GPU or no serial port here
+            assert code in (0, 1) and "rendering" in capsys.readouterr().out.lower()
+        elif command == "find-port":
+            run_bricobot(argv, expect=1)  # no USB serial adapter on a CI machine: says so
+            assert "no USB serial port found" in capsys.readouterr().out
+        elif command == "setup-motors":
+            with VirtualBus([VirtualServo("sts3215", 1)]) as vbus:
+                monkeypatch.setattr(builtins, "input", fresh_motor_each_prompt(vbus))
+                run_bricobot(argv, f"port={vbus.port}")
+                monkeypatch.undo()
+                monkeypatch.chdir(tmp_path)
+            assert "'gripper': id 6 at 1000000 baud" in capsys.readouterr().out
+        elif command == "scan":
+            run_bricobot(argv, *extra, "baudrates=[1000000]")
+            assert "sts3215" in capsys.readouterr().out
+        elif command == "calibrate":
+            arm = leader if "role=leader" in argv else follower
+            calibrate_interactively(arm, [*argv[2:], *extra], tmp_path)
+        elif command == "teleoperate":
+            run_bricobot(argv, *extra, "duration_s=0.5")
+        elif command == "record":
+            tiny = [
+                "dataset.num_episodes=2",
+                "dataset.episode_time_s=0.6",
+                "dataset.reset_time_s=0",
+            ]
+            run_bricobot(argv, *extra, *tiny)
+        elif command == "dataset":
+            run_bricobot(argv)
+        elif command == "train":
+            tiny = ["trainer.steps=3", "trainer.log_every=1", "trainer.val_every=2"]
+            run_bricobot(argv, *tiny, "dataset.num_workers=0")
+        elif command == "rollout":
+            argv = with_time(argv, newest(tmp_path / "outputs/train"))
+            run_bricobot(argv, *extra, "episode_time_s=0.5", "robot.torque_on_exit=release")
+        else:
+            pytest.fail(f"README command {shlex.join(argv)} has no step in this journey")
+    assert ran[:5] == ["doctor", "find-port", "setup-motors", "scan", "calibrate"], ran
+
+
+def test_see_your_data_and_your_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.fakes.policy_dataset import write_dataset
+    from tests.viewer.helpers import write_fake_run
+
+    monkeypatch.chdir(tmp_path)
+    write_dataset(tmp_path / "data/pick", 2, 10)
+    write_fake_run(tmp_path / "outputs/train/20261201-120000", steps=100)
+    for argv in commands_of("See your data and your training: `bricobot view`"):
+        argv = with_time(argv, newest(tmp_path / "outputs/train"))
+        page = serve_once(argv)
+        assert "<html" in page.lower()
+
+
+def serve_once(argv: list[str], timeout_s: float = 60.0) -> str:
+    """Start ``bricobot view …`` as a process, fetch the page it prints, stop it with Ctrl-C."""
+    import os
+    import signal
+    import sys
+
+    env = {**os.environ, "BROWSER": "true"}  # --open: a browser that does nothing
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bricobot.cli.main", *argv[1:]],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    try:
+        deadline = time.monotonic() + timeout_s
+        url = ""
+        while not url and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            assert line, f"{shlex.join(argv)} exited before printing its address"
+            match = re.search(r"http://127\.0\.0\.1:\d+/", line)
+            url = match.group(0) if match else ""
+        with urllib.request.urlopen(url, timeout=timeout_s) as reply:
+            page = reply.read().decode()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=timeout_s) in (0, 130)
+        return page
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_no_arm_yet_use_a_virtual_one(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in commands_of("No arm yet? Use a virtual one"):
+        role = argv[argv.index("--role") + 1]
+        run_bricobot(argv, "duration_s=0.5")
+        out = capsys.readouterr().out
+        assert "on port: /dev/pts/" in out and f"role={role}" in out
+        assert "bricobot calibrate robot=so101" in out
+
+
+def test_quick_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The setup part of both commands is the one CI runs (.ci/run checks the second verbatim);
+    the demo at its end runs here with tiny sizes appended."""
+    first, second = (c for s, c in readme_commands() if s == "Quick start")
+    setup = "python3 -m venv .venv && .venv/bin/pip install torch==2.13.0 && .venv/bin/pip install -c constraints.txt -e "
+    assert first.startswith(setup) and second.startswith(setup)
+    assert second in (REPO / ".ci/run").read_text()
+    demo = shlex.split(first.split("&&")[-1])
+    assert demo == [".venv/bin/bricobot", "demo"]
+    monkeypatch.chdir(tmp_path)
+    tiny = [
+        "pipeline.num_demos=2",
+        "pipeline.steps=2",
+        "pipeline.eval_episodes=2",
+        "pipeline.eval_num_envs=2",
+        "pipeline.videos=0",
+        "pipeline.num_workers=0",
+    ]
+    run_bricobot(["bricobot", *demo[1:]], *tiny)
+    assert (newest(tmp_path / "outputs/demo") / "report.md").is_file()
+
+
+def test_development_commands_are_what_ci_runs() -> None:
+    (command,) = (c for s, c in readme_commands() if s == "Development")
+    ci = (REPO / ".ci/run").read_text()
+    for part in command.split("&&"):
+        assert part.strip().removeprefix(".venv/bin/") in ci.replace(".venv/bin/", ""), part
