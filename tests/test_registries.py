@@ -8,7 +8,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from bricobot.cli.app import compose_config, config_dir
-from bricobot.configs.store import GROUPS
+from bricobot.cli.config_store import GROUPS
 from bricobot.registry import load_object, lookup
 
 #: What each kind's implementation must subclass.

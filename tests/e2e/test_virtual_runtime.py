@@ -17,8 +17,8 @@ from bricobot.cameras.base import CameraError
 from bricobot.datasets.metadata import DatasetMeta
 from bricobot.datasets.validate import validate
 from bricobot.emulation.mujoco_arm import VirtualArm
+from bricobot.features import FeatureMismatchError
 from bricobot.motors.errors import CommunicationError
-from bricobot.policies.checkpoint import FeatureMismatchError
 from bricobot.registry import make
 from bricobot.robots.registry import ROBOTS
 from bricobot.runtime.commands import DatasetConfig

@@ -10,10 +10,10 @@ import pytest
 import torch
 from tests.fakes.policy_batches import make_stats, tiny_act_config
 
+from bricobot.features import FeatureMismatchError
 from bricobot.policies.base import FeatureConfig
 from bricobot.policies.checkpoint import (
     CheckpointError,
-    FeatureMismatchError,
     boundary_features,
     check_features,
     load_policy,

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 import torch
 
+from bricobot.features import FeatureMismatchError
 from bricobot.policies.base import Policy
-from bricobot.policies.checkpoint import FeatureMismatchError
 from bricobot.runtime.clock import FakeClock
 from bricobot.runtime.loop import UnsafeActionError
 from bricobot.runtime.record import RecordSettings

@@ -11,7 +11,8 @@ from gymnasium.wrappers import TimeLimit
 from tests.fakes.policy_batches import make_stats, tiny_act_config
 from tests.fakes.policy_env import ReachEnv
 
-from bricobot.policies.checkpoint import FeatureMismatchError, make_policy
+from bricobot.features import FeatureMismatchError
+from bricobot.policies.checkpoint import make_policy
 from bricobot.training.evaluation import EvalConfig, evaluate_env
 
 

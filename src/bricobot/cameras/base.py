@@ -46,6 +46,12 @@ class Camera(abc.ABC):
     def read(self) -> Frame:
         """The newest frame not returned before; raises :class:`CameraError` if none arrives in time."""
 
+    def read_latest(self) -> Frame:
+        """The newest frame, possibly one returned before (a control loop reading at the camera's
+        rate does not lock its phase to it). Threaded cameras answer at once; this default waits
+        for the next frame."""
+        return self.read()
+
     @abc.abstractmethod
     def disconnect(self) -> None: ...
 

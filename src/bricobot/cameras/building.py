@@ -12,7 +12,7 @@ from typing import Any
 
 from bricobot.cameras.base import Camera
 from bricobot.cameras.registry import CAMERAS
-from bricobot.configs.loading import from_dict
+from bricobot.loading import from_dict
 from bricobot.registry import lookup, make
 
 
@@ -40,10 +40,6 @@ def make_cameras(configs: Mapping[str, Any], **kwargs: Any) -> dict[str, Camera]
 
 
 def read_frame(camera: Camera) -> Any:
-    """The newest frame, without locking the caller's phase to the camera when it can.
-
-    Cameras that offer ``read_latest`` (every bricobot camera) return their newest frame at once
-    and refuse one older than their max age; others fall back to :meth:`Camera.read`.
-    """
-    read_latest = getattr(camera, "read_latest", None)
-    return read_latest() if callable(read_latest) else camera.read()
+    """The newest frame, without locking the caller's phase to the camera when it can
+    (:meth:`Camera.read_latest`: at once for threaded cameras, refusing a stale frame)."""
+    return camera.read_latest()

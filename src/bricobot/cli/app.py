@@ -25,7 +25,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from bricobot.configs.store import GROUPS, register_schemas
+from bricobot.cli.config_store import GROUPS, register_schemas
 from bricobot.errors import one_line
 
 T = TypeVar("T")

@@ -117,9 +117,32 @@ def _compare(paths: list[str]) -> int:
     return 1 if problems else 0
 
 
+def _rehearsal_bus(spec: Any, answers: dict[str, Any], seed: int) -> tuple[Any, Any]:
+    """``virtual=true``: a throwaway emulated bus and a scripted hand that moves its joints as the
+    answers file says (random zero poses by default)."""
+    import random
+
+    from bricobot.emulation import VirtualBus, VirtualServo
+    from bricobot.emulation.scripted_user import JointScript, ScriptedCalibrationUser
+
+    rng = random.Random(seed)
+    servos = [VirtualServo(m.model, m.id, baudrate=spec.baudrate) for m in spec.motors]
+    vbus = VirtualBus(servos)
+    given = answers.get("joints", {})
+    joints = {}
+    for m in spec.motors:
+        j = given.get(m.name, {})
+        lo, hi = m.range_deg
+        joints[m.id] = JointScript(
+            zero_raw=float(j.get("zero_raw", rng.randint(200, 3900))),
+            sweep_deg=tuple(j.get("sweep_deg", (lo * 0.8, hi * 0.8))),
+            sign=int(j.get("sign", m.direction)),
+        )
+    return vbus, ScriptedCalibrationUser(vbus, joints, int(answers.get("sweep_steps", 24)))
+
+
 def run(cfg: CalibrateCommandConfig) -> int:
     import contextlib
-    import random
 
     from bricobot.errors import BricobotError
     from bricobot.motors.calibration import calibration_summary, run_calibration, save_calibration
@@ -135,23 +158,8 @@ def run(cfg: CalibrateCommandConfig) -> int:
     output = Path(cfg.output or f"calibration/{default_stem}.json")
     with contextlib.ExitStack() as stack:
         if cfg.virtual:
-            from bricobot.emulation import VirtualBus, VirtualServo
-            from bricobot.emulation.scripted_user import JointScript, ScriptedCalibrationUser
-
-            rng = random.Random(cfg.seed)
-            servos = [VirtualServo(m.model, m.id, baudrate=spec.baudrate) for m in spec.motors]
-            vbus = stack.enter_context(VirtualBus(servos))
-            given = answers.get("joints", {})
-            joints = {}
-            for m in spec.motors:
-                j = given.get(m.name, {})
-                lo, hi = m.range_deg
-                joints[m.id] = JointScript(
-                    zero_raw=float(j.get("zero_raw", rng.randint(200, 3900))),
-                    sweep_deg=tuple(j.get("sweep_deg", (lo * 0.8, hi * 0.8))),  # type: ignore[arg-type]
-                    sign=int(j.get("sign", m.direction)),
-                )
-            user: Any = ScriptedCalibrationUser(vbus, joints, int(answers.get("sweep_steps", 24)))
+            vbus, user = _rehearsal_bus(spec, answers, cfg.seed)
+            stack.enter_context(vbus)
             port = vbus.port
         else:
             if not cfg.port:

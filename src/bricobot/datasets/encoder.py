@@ -300,6 +300,36 @@ class _Episode:
             self.path.unlink(missing_ok=True)
 
 
+def _control(
+    msg: dict[str, Any], episode: _Episode | None, shape: tuple[int, int, int], out: Any
+) -> _Episode | None:
+    """One control message of the recorder (start / finish / abort an episode); returns the
+    episode being encoded afterwards. Finish and abort are answered with one JSON line."""
+    if msg["op"] == "start":
+        try:
+            return _Episode(msg, shape)
+        except Exception as exc:
+            print(f"encoder: cannot start {msg['path']}: {exc}", file=sys.stderr)
+            return None
+    if msg["op"] == "finish":
+        if episode is None:
+            reply: dict[str, Any] = {"error": "the encoder could not open its output file"}
+        else:
+            try:
+                reply = episode.finish()
+            except Exception as exc:
+                reply = {"error": f"finishing {episode.path} failed: {exc}"}
+    elif msg["op"] == "abort":
+        if episode is not None:
+            episode.abort()
+        reply = {"aborted": True}
+    else:
+        return episode
+    out.write(json.dumps(reply) + "\n")
+    out.flush()
+    return None
+
+
 def worker_main(argv: list[str]) -> int:
     ring_path, h, w, c, slots = argv[0], *map(int, argv[1:])
     # Ctrl-C reaches the whole process group: the recorder decides whether to save or discard,
@@ -333,30 +363,7 @@ def worker_main(argv: list[str]) -> int:
                 total += 1
                 consumed[0] = total
                 continue
-            msg = json.loads(line)
-            if msg["op"] == "start":
-                try:
-                    episode = _Episode(msg, shape)
-                except Exception as exc:
-                    episode = None
-                    print(f"encoder: cannot start {msg['path']}: {exc}", file=sys.stderr)
-            elif msg["op"] == "finish":
-                if episode is None:
-                    reply: dict[str, Any] = {"error": "the encoder could not open its output file"}
-                else:
-                    try:
-                        reply = episode.finish()
-                    except Exception as exc:
-                        reply = {"error": f"finishing {episode.path} failed: {exc}"}
-                episode = None
-                out.write(json.dumps(reply) + "\n")
-                out.flush()
-            elif msg["op"] == "abort":
-                if episode is not None:
-                    episode.abort()
-                episode = None
-                out.write(json.dumps({"aborted": True}) + "\n")
-                out.flush()
+            episode = _control(json.loads(line), episode, shape, out)
     finally:
         # Parent gone or closed us mid-episode: leave no partial output behind.
         if episode is not None:

@@ -44,6 +44,7 @@ from bricobot.datasets.metadata import (
     repair_hint,
 )
 from bricobot.datasets.video import VideoDecodeError, VideoDecoder
+from bricobot.features import image_key, is_image_key
 
 
 class BricobotDataset(torch.utils.data.Dataset):
@@ -92,9 +93,7 @@ class BricobotDataset(torch.utils.data.Dataset):
         """Camera keys to read: every camera, or those named (``front`` or the full key)."""
         if cameras is None:
             return list(self.meta.camera_keys)
-        keys = [
-            c if c.startswith("observation.images.") else f"observation.images.{c}" for c in cameras
-        ]
+        keys = [c if is_image_key(c) else image_key(c) for c in cameras]
         missing = [k for k in keys if k not in self.meta.camera_keys]
         if missing:
             raise KeyError(

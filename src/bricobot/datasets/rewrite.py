@@ -71,8 +71,6 @@ def copy_episodes(
     """
     features = schema.normalize(out_info["features"])
     size = int(out_info["chunks_size"])
-    fps = int(out_info["fps"])
-    video_keys = schema.video_keys(features)
     rows: list[dict[str, Any]] = []
     global_index = 0
     for g, group in enumerate(groups):
@@ -81,73 +79,29 @@ def copy_episodes(
         group_rows: list[dict[str, Any]] = []
         for meta, src_ep in group:
             new_ep = len(rows) + len(group_rows)
-            table = episode_table(meta, src_ep)
-            n = table.num_rows
-            src_tasks = [meta.tasks[int(t)] for t in table.column("task_index").to_numpy()]
-            new_tasks = [task_map(meta, src_ep, t) if task_map else t for t in src_tasks]
-            for t in new_tasks:
-                if t not in tasks:
-                    tasks.append(t)
-            replaced = {
-                "episode_index": np.full(n, new_ep, dtype=np.int64),
-                "index": np.arange(global_index, global_index + n, dtype=np.int64),
-                "task_index": np.array([tasks.index(t) for t in new_tasks], dtype=np.int64),
-            }
-            for name, values in replaced.items():
-                table = table.set_column(table.schema.get_field_index(name), name, pa.array(values))
+            table, new_tasks = _renumbered(meta, src_ep, new_ep, global_index, tasks, task_map)
             sch = layout.arrow_schema(features, out_info)
             table = table.select([f.name for f in sch]).cast(sch)
             tables.append(table)
-            src_row = meta.episodes[src_ep]
-            row: dict[str, Any] = {
+            row = {
                 "episode_index": new_ep,
                 "tasks": list(dict.fromkeys(new_tasks)),
-                "length": n,
+                "length": table.num_rows,
                 "data/chunk_index": chunk,
                 "data/file_index": file,
                 "dataset_from_index": global_index,
-                "dataset_to_index": global_index + n,
+                "dataset_to_index": global_index + table.num_rows,
+                **{k: v for k, v in meta.episodes[src_ep].items() if k.startswith("timing/")},
+                "_stats": _episode_stats(meta, src_ep, table, features),
             }
-            stats = unflatten_stats(src_row)
-            for key in schema.numeric_keys(features):
-                stats[key] = numeric_stats(_as_matrix(table.column(key)))
-            for key in schema.camera_keys(features):
-                if key not in stats:
-                    acc = ImageStatsAccumulator()
-                    for image in episode_frames(meta, src_ep, key):
-                        acc.add(image)
-                    stats[key] = acc.result()
-            row.update({k: v for k, v in src_row.items() if k.startswith("timing/")})
-            row["_stats"] = stats
             group_rows.append(row)
-            global_index += n
+            global_index += table.num_rows
         data_path = out_root / layout.DATA_PATH.format(chunk_index=chunk, file_index=file)
-        merged = pa.concat_tables(tables)
-        atomic_write_with(data_path, _parquet_writer(merged))
-        for key in video_keys:
-            final = out_root / layout.VIDEO_PATH.format(
-                video_key=key, chunk_index=chunk, file_index=file
+        atomic_write_with(data_path, _parquet_writer(pa.concat_tables(tables)))
+        for key in schema.video_keys(features):
+            _write_group_video(
+                group, group_rows, out_root, key, (chunk, file), int(out_info["fps"])
             )
-            final.parent.mkdir(parents=True, exist_ok=True)
-            segments = []
-            for (meta, src_ep), row in zip(group, group_rows, strict=True):
-                start = meta.video_from_timestamp(src_ep, key)
-                segments.append((meta.video_path(src_ep, key), start, start + row["length"] / fps))
-            tmp = tmp_path_for(final)
-            try:
-                ranges = concat_segments(segments, tmp)
-                commit(tmp, final)
-            finally:
-                tmp.unlink(missing_ok=True)
-            for row, (t0, t1) in zip(group_rows, ranges, strict=True):
-                row.update(
-                    {
-                        f"videos/{key}/chunk_index": chunk,
-                        f"videos/{key}/file_index": file,
-                        f"videos/{key}/from_timestamp": t0,
-                        f"videos/{key}/to_timestamp": t1,
-                    }
-                )
         for row in group_rows:
             stats = row.pop("_stats")
             row["meta/episodes/chunk_index"] = 0
@@ -155,6 +109,84 @@ def copy_episodes(
             row.update(flatten_stats(stats))
         rows.extend(group_rows)
     return rows
+
+
+def _renumbered(
+    meta: DatasetMeta,
+    src_ep: int,
+    new_ep: int,
+    first_index: int,
+    tasks: list[str],
+    task_map: Callable[[DatasetMeta, int, str], str] | None,
+) -> tuple[pa.Table, list[str]]:
+    """The source episode's rows with the new episode index, global index and task indices
+    (new task strings are appended to ``tasks``); also returns each frame's task string."""
+    table = episode_table(meta, src_ep)
+    n = table.num_rows
+    src_tasks = [meta.tasks[int(t)] for t in table.column("task_index").to_numpy()]
+    new_tasks = [task_map(meta, src_ep, t) if task_map else t for t in src_tasks]
+    for t in new_tasks:
+        if t not in tasks:
+            tasks.append(t)
+    replaced = {
+        "episode_index": np.full(n, new_ep, dtype=np.int64),
+        "index": np.arange(first_index, first_index + n, dtype=np.int64),
+        "task_index": np.array([tasks.index(t) for t in new_tasks], dtype=np.int64),
+    }
+    for name, values in replaced.items():
+        table = table.set_column(table.schema.get_field_index(name), name, pa.array(values))
+    return table, new_tasks
+
+
+def _episode_stats(
+    meta: DatasetMeta, src_ep: int, table: pa.Table, features: schema.FeatureDict
+) -> dict[str, Any]:
+    """The source episode's statistics, numeric ones recomputed from the copied rows; image
+    statistics kept, or computed from the frames when the source has none."""
+    stats = unflatten_stats(meta.episodes[src_ep])
+    for key in schema.numeric_keys(features):
+        stats[key] = numeric_stats(_as_matrix(table.column(key)))
+    for key in schema.camera_keys(features):
+        if key not in stats:
+            acc = ImageStatsAccumulator()
+            for image in episode_frames(meta, src_ep, key):
+                acc.add(image)
+            stats[key] = acc.result()
+    return stats
+
+
+def _write_group_video(
+    group: Sequence[Source],
+    group_rows: list[dict[str, Any]],
+    out_root: Path,
+    key: str,
+    chunk_file: tuple[int, int],
+    fps: int,
+) -> None:
+    """Concatenate the group's segments of camera ``key`` into one file; record each episode's
+    place in it in its row."""
+    chunk, file = chunk_file
+    final = out_root / layout.VIDEO_PATH.format(video_key=key, chunk_index=chunk, file_index=file)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    segments = []
+    for (meta, src_ep), row in zip(group, group_rows, strict=True):
+        start = meta.video_from_timestamp(src_ep, key)
+        segments.append((meta.video_path(src_ep, key), start, start + row["length"] / fps))
+    tmp = tmp_path_for(final)
+    try:
+        ranges = concat_segments(segments, tmp)
+        commit(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    for row, (t0, t1) in zip(group_rows, ranges, strict=True):
+        row.update(
+            {
+                f"videos/{key}/chunk_index": chunk,
+                f"videos/{key}/file_index": file,
+                f"videos/{key}/from_timestamp": t0,
+                f"videos/{key}/to_timestamp": t1,
+            }
+        )
 
 
 def _parquet_writer(table: pa.Table) -> Callable[[Path], None]:

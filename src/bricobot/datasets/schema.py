@@ -1,4 +1,4 @@
-"""Dataset features: the single source of feature names, order, dtypes and shapes.
+"""Dataset features: LeRobot's feature dicts built from the one feature spec (bricobot.features).
 
 A feature spec is LeRobot's ``{key: {"dtype", "shape", "names", "info"?}}``. It is built from a
 robot's declared features (``{"<joint>.pos": float, "<camera>": (H, W, 3)}``, see
@@ -28,11 +28,10 @@ from typing import Any
 
 import numpy as np
 
+from bricobot.features import ACTION_KEY, IMAGE_PREFIX, STATE_KEY, FeatureSet
+
 FeatureDict = dict[str, dict[str, Any]]
 
-STATE_KEY = "observation.state"
-ACTION_KEY = "action"
-IMAGE_PREFIX = "observation.images."
 TIME_KEY = "timing.time_s"
 STATE_CAPTURE_KEY = "timing.state_capture_time_s"
 CAPTURE_PREFIX = "timing.capture_time_s."
@@ -58,10 +57,6 @@ def capture_key(camera: str) -> str:
     return f"{CAPTURE_PREFIX}{camera}"
 
 
-def image_key(camera: str) -> str:
-    return f"{IMAGE_PREFIX}{camera}"
-
-
 def features_from_robot(
     observation_features: Mapping[str, Any],
     action_features: Mapping[str, Any],
@@ -73,28 +68,14 @@ def features_from_robot(
     ``observation_features`` maps ``"<joint>.pos"`` to ``float`` and ``"<camera>"`` to ``(H, W, 3)``.
     The default features are not included (the writer adds them).
     """
-    joints = [k for k, v in observation_features.items() if not isinstance(v, tuple)]
-    cameras = {k: v for k, v in observation_features.items() if isinstance(v, tuple)}
-    actions = list(action_features)
-    features: FeatureDict = {}
-    if joints:
-        features[STATE_KEY] = {"dtype": "float32", "shape": (len(joints),), "names": joints}
-    if actions:
-        features[ACTION_KEY] = {"dtype": "float32", "shape": (len(actions),), "names": actions}
-    for cam, shape in cameras.items():
-        if len(shape) != 3 or shape[2] != 3:
-            raise ValueError(f"camera {cam!r} declares shape {shape}; expected (H, W, 3)")
-        features[image_key(cam)] = {
-            "dtype": "video" if use_videos else "image",
-            "shape": tuple(int(s) for s in shape),
-            "names": ["height", "width", "channels"],
-        }
+    spec = FeatureSet.from_robot(observation_features, action_features)
+    features: FeatureDict = spec.to_info(use_videos)
     if timing:
         scalar = {"dtype": "float64", "shape": (1,), "names": None}
         features[TIME_KEY] = dict(scalar)
-        if joints:
+        if STATE_KEY in spec:
             features[STATE_CAPTURE_KEY] = dict(scalar)
-        for cam in cameras:
+        for cam in spec.cameras:
             features[capture_key(cam)] = dict(scalar)
     return features
 

@@ -346,6 +346,50 @@ class VirtualArm:
         self.stop()
 
 
+def calibrated_servos(
+    spec: RobotMotorsSpec,
+    joints: Sequence[ServoJoint],
+    calibration: dict[str, MotorCalibration],
+    start_raw: dict[int, float],
+    servo_class: type[VirtualServo] = VirtualServo,
+) -> list[VirtualServo]:
+    """One emulated servo per motor, holding ``calibration`` in its EEPROM (as after a real
+    `bricobot calibrate`), its shaft at ``start_raw`` (raw ticks by servo id)."""
+    servos = []
+    for motor, joint in zip(spec.motors, joints, strict=True):
+        cal = calibration[motor.name]
+        registers: dict[str, int] = {}
+        mspec = model_spec(motor.model)
+        if "Homing_Offset" in mspec.registers:
+            registers["Homing_Offset"] = cal.homing_offset
+        if "Min_Position_Limit" in mspec.registers:
+            registers["Min_Position_Limit"] = cal.range_min_ticks
+            registers["Max_Position_Limit"] = cal.range_max_ticks
+        servos.append(
+            servo_class(
+                motor.model,
+                servo_id=motor.id,
+                baudrate=spec.baudrate,
+                raw_ticks=start_raw[joint.servo_id],
+                **registers,
+            )
+        )
+    return servos
+
+
+def _arm_files(
+    robot: str, role: str, motors_file: str | Path | None, model_path: str | Path | None
+) -> tuple[RobotMotorsSpec, Path]:
+    """The motors spec and MJCF of a virtual arm (the robot's own unless given)."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+    spec = load_motors_spec(motors_file or robot_motors_path(robot, role))
+    model_file = Path(model_path) if model_path else hardware_path(robot, f"{robot}.xml")
+    if not model_file.is_file():
+        raise FileNotFoundError(f"MuJoCo model {model_file} not found for virtual {robot!r} arm")
+    return spec, model_file
+
+
 def start_virtual_arm(
     robot: str = "so101",
     role: str = "follower",
@@ -381,59 +425,22 @@ def start_virtual_arm(
     context manager). Servo ids and models come from motors.yaml; each servo already holds the
     homing offset of the written calibration, as after a real `bricobot calibrate`.
     """
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {ROLES}, got {role!r}")
-    if motors_file is None:
-        motors_file = robot_motors_path(robot, role)
-    spec = load_motors_spec(motors_file)
-    model_file = Path(model_path) if model_path else hardware_path(robot, f"{robot}.xml")
-    if not model_file.is_file():
-        raise FileNotFoundError(f"MuJoCo model {model_file} not found for virtual {robot!r} arm")
+    spec, model_file = _arm_files(robot, role, motors_file, model_path)
     joints = servo_joints(spec)
     arm = MujocoArm(model_file, joints, role=role, trajectory=trajectory)
     if initial_positions_deg:
         arm.set_positions_deg(initial_positions_deg)
     calibration = virtual_calibration(spec, joints, arm.joint_ranges_deg)
 
-    tmpdir = None
-    if workdir is None:
-        tmpdir = tempfile.TemporaryDirectory(prefix=f"bricobot-virtual-{robot}-")
-        workdir = tmpdir.name
-    calibration_path = Path(workdir).resolve() / f"{robot}_{role}.json"
+    tmpdir = None if workdir else tempfile.TemporaryDirectory(prefix=f"bricobot-virtual-{robot}-")
+    folder = Path(tmpdir.name if tmpdir is not None else str(workdir))
+    calibration_path = folder.resolve() / f"{robot}_{role}.json"
     save_calibration(calibration_path, calibration, robot_type=f"{spec.robot_type}")
 
-    servos = []
-    start_raw = arm.step({}, 0.0)  # shaft positions of the starting pose
-    for motor, joint in zip(spec.motors, joints, strict=True):
-        cal = calibration[motor.name]
-        registers: dict[str, int] = {}
-        mspec = model_spec(motor.model)
-        if "Homing_Offset" in mspec.registers:
-            registers["Homing_Offset"] = cal.homing_offset
-        if "Min_Position_Limit" in mspec.registers:
-            registers["Min_Position_Limit"] = cal.range_min_ticks
-            registers["Max_Position_Limit"] = cal.range_max_ticks
-        servos.append(
-            servo_class(
-                motor.model,
-                servo_id=motor.id,
-                baudrate=spec.baudrate,
-                raw_ticks=start_raw[joint.servo_id],
-                **registers,
-            )
-        )
+    servos = calibrated_servos(spec, joints, calibration, arm.step({}, 0.0), servo_class)
     bus = VirtualBus(servos, port_path=port_link, faults=faults, joint_source=arm)
     bus.start()
-    virtual = VirtualArm(
-        robot=robot,
-        role=role,
-        port=bus.path,
-        calibration_path=calibration_path,
-        bus=bus,
-        arm=arm,
-        spec=spec,
-        _tmpdir=tmpdir,
-    )
+    virtual = VirtualArm(robot, role, bus.path, calibration_path, bus, arm, spec, _tmpdir=tmpdir)
     if person:
         from bricobot.emulation.calibration_person import CalibrationPerson
 

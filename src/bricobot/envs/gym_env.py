@@ -13,9 +13,9 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from bricobot.configs.loading import from_dict
 from bricobot.envs.registry import ENVS
 from bricobot.envs.task import Task, TaskConfig
+from bricobot.loading import from_dict
 from bricobot.registry import lookup
 
 #: Margin (robot units) of the state space beyond the joint limits: contacts push joints slightly past them.

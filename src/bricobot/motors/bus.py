@@ -794,13 +794,6 @@ class MotorBus(abc.ABC):
                 self.port,
             ) from None
 
-    def apply_calibration(self) -> None:
-        """Write homing offsets, drive modes and position limits of ``self.calibration`` to the
-        motors (torque off meanwhile), then read them back and raise if any differs."""
-        from bricobot.motors.calibration import apply_calibration
-
-        apply_calibration(self, self.calibration)
-
 
 def open_serial(port: str, baudrate: int) -> serial.Serial:
     """Open ``port`` raw 8N1 without blocking; exclusive where the OS supports it."""

@@ -280,16 +280,28 @@ def run_calibration(
 ) -> CalibrationResult:
     """Guided calibration of a connected bus: zero pose → sweep → direction check → write → verify.
 
-    Raises CalibrationError naming the joint and the fix when a check fails; nothing is written
-    to the servos unless every check passes.
+    Raises CalibrationError naming the joint and the fix when a check fails; the final offsets,
+    directions and limits are written only when every check passes (the old ones are cleared
+    first to read raw ticks; every EEPROM write is journaled, see motors/eeprom_log.py).
     """
     names = [m.name for m in spec.motors]
-    motors = {m.name: m for m in spec.motors}
-    notes: list[str] = []
     bus.disable_torque(names)
     user.say("Torque is off: the arm is limp. Hold it so it does not fall.")
+    offsets, zero = _zero_pose(bus, spec, user, names)
+    records = _sweep(bus, user, names, zero, sample_period_s, on_sample)
+    calibration, notes = _direction_check(
+        bus, spec, user, offsets, zero, records, min_direction_deg
+    )
+    apply_calibration(bus, calibration)
+    user.say("Calibration written to the motors and verified.")
+    return CalibrationResult(calibration, notes)
 
-    # 1. zero pose → homing offsets. Clear the old offsets (and drive modes) first to read raw ticks.
+
+def _zero_pose(
+    bus: MotorBus, spec: RobotMotorsSpec, user: CalibrationUser, names: list[str]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Step 1: clear offsets (raw ticks), read the zero pose, write the offsets that make it
+    mid-range; returns ``(offsets, Present_Position in the zero pose)``."""
     for name in names:
         regs = bus.motors[name].spec.registers
         if "Homing_Offset" in regs:
@@ -297,9 +309,8 @@ def run_calibration(
         if "Drive_Mode" in regs:
             bus.write("Drive_Mode", name, 0)
         if "Min_Position_Limit" in regs:  # wide limits while calibrating
-            res = bus.motors[name].spec.resolution
             bus.write("Min_Position_Limit", name, 0)
-            bus.write("Max_Position_Limit", name, res - 1)
+            bus.write("Max_Position_Limit", name, bus.motors[name].spec.resolution - 1)
     user.wait(
         "zero_pose",
         f"Place the arm in the zero pose of {spec.robot_type} (see hardware/<robot>/README.md), "
@@ -310,71 +321,86 @@ def run_calibration(
     for name in names:
         if "Homing_Offset" in bus.motors[name].spec.registers:
             bus.write("Homing_Offset", name, offsets[name])
-    zero = bus.sync_read("Present_Position", names)
+    return offsets, bus.sync_read("Present_Position", names)
 
-    # 2. sweep every joint through its range.
+
+def _sweep(
+    bus: MotorBus,
+    user: CalibrationUser,
+    names: list[str],
+    zero: dict[str, int],
+    sample_period_s: float,
+    on_sample: Callable[[dict[str, int]], None] | None,
+) -> dict[str, SweepRecord]:
+    """Step 2: sample every joint while the person sweeps it through its range."""
     user.wait(
         "sweep_start", "Move every joint slowly through its full range; press Enter when done."
     )
-    res_of = {n: bus.motors[n].spec.resolution for n in names}
-    records = {n: SweepRecord(zero[n], zero[n]) for n in names}
-    for n in names:
-        records[n].last = zero[n]
+    records = {n: SweepRecord(zero[n], zero[n], last=zero[n]) for n in names}
     start = time.monotonic()
     while True:
         sample = bus.sync_read("Present_Position", names)
         if on_sample is not None:
             on_sample(sample)
         for n in names:
-            records[n].add(sample[n], res_of[n])
+            records[n].add(sample[n], bus.motors[n].spec.resolution)
         if user.sweep_done(time.monotonic() - start):
-            break
+            return records
         time.sleep(sample_period_s)
 
-    # 3. direction check.
+
+def _direction_check(
+    bus: MotorBus,
+    spec: RobotMotorsSpec,
+    user: CalibrationUser,
+    offsets: dict[str, int],
+    zero: dict[str, int],
+    records: dict[str, SweepRecord],
+    min_direction_deg: float,
+) -> tuple[dict[str, MotorCalibration], list[str]]:
+    """Step 3: each joint moved in its + direction gives its sign; builds and checks the result."""
     user.wait(
         "direction",
         "Put the arm back in the zero pose, then move EVERY joint about 30° in its + direction "
         "(gripper: open it); press Enter.",
     )
-    moved = bus.sync_read("Present_Position", names)
+    moved = bus.sync_read("Present_Position", list(records))
     calibration: dict[str, MotorCalibration] = {}
-    for n in names:
-        delta_deg = (moved[n] - zero[n]) * 360.0 / res_of[n]
+    notes: list[str] = []
+    for motor in spec.motors:
+        n = motor.name
+        resolution = bus.motors[n].spec.resolution
+        delta_deg = (moved[n] - zero[n]) * 360.0 / resolution
         if abs(delta_deg) < min_direction_deg:
             raise CalibrationError(
-                f"joint {n!r} (id {motors[n].id}) moved {delta_deg:+.1f}° in the direction check; "
+                f"joint {n!r} (id {motor.id}) moved {delta_deg:+.1f}° in the direction check; "
                 f"move it at least {min_direction_deg:.0f}° in its + direction and retry."
             )
         direction = 1 if delta_deg > 0 else -1
-        if direction != motors[n].direction:
+        if direction != motor.direction:
             notes.append(
                 f"joint {n!r}: + moves the servo {'up' if direction > 0 else 'down'} in ticks, "
-                f"unlike motors.yaml (direction {motors[n].direction}); the servo is probably "
+                f"unlike motors.yaml (direction {motor.direction}); the servo is probably "
                 f"mounted reversed. Using the measured direction."
             )
         is_gripper = n == spec.gripper_name
         cal = MotorCalibration(
             name=n,
-            id=motors[n].id,
-            model=motors[n].model,
+            id=motor.id,
+            model=motor.model,
             homing_offset=offsets[n],
             zero_ticks=zero[n],
             range_min_ticks=records[n].min_ticks,
             range_max_ticks=records[n].max_ticks,
             direction=direction,
-            resolution=res_of[n],
+            resolution=resolution,
             gripper=is_gripper,
             closed_deg=spec.gripper_closed_deg if is_gripper else 0.0,
             open_deg=spec.gripper_open_deg if is_gripper else 100.0,
         )
-        check_range(n, records[n], cal, motors[n].range_deg)
+        check_range(n, records[n], cal, motor.range_deg)
         calibration[n] = cal
-
-    # 4. write and read back.
-    apply_calibration(bus, calibration)
-    user.say("Calibration written to the motors and verified.")
-    return CalibrationResult(calibration, notes)
+    return calibration, notes
 
 
 def calibration_registers(

@@ -102,29 +102,9 @@ def load_motors_spec(path_or_robot: str | Path) -> RobotMotorsSpec:
         raise ValueError(f"{path}: bus {bus!r} must be one of {', '.join(BUS_FAMILIES)}")
     baud_key = next((k for k in BAUD_KEYS if k in data), None)
     baudrate = int(data[baud_key]) if baud_key else 1_000_000
-    motors = []
-    for index, entry in enumerate(need("motors")):
-        where = f"{path}: motors[{index}]"
-        if not isinstance(entry, dict):
-            raise ValueError(f"{where}: expected a mapping with name, id, model")
-        for key in ("name", "id", "model"):
-            if key not in entry:
-                raise ValueError(f"{where}: missing {key!r}")
-        if entry["model"] not in MODELS:
-            raise ValueError(
-                f"{where}: unknown model {entry['model']!r}; supported: {', '.join(MODELS)}"
-            )
-        if not MODELS[entry["model"]].protocol.value.startswith(bus):
-            raise ValueError(f"{where}: model {entry['model']} is not a {bus} servo")
-        direction = int(entry.get("direction", 1))
-        if direction not in (1, -1):
-            raise ValueError(f"{where}: direction must be 1 or -1, got {direction}")
-        lo, hi = (float(v) for v in entry.get("range_deg", (-180.0, 180.0)))
-        if not lo < hi:
-            raise ValueError(f"{where}: range_deg [{lo}, {hi}] must be increasing")
-        motors.append(
-            MotorSpec(str(entry["name"]), int(entry["id"]), entry["model"], direction, (lo, hi))
-        )
+    motors = [
+        _motor_entry(entry, f"{path}: motors[{i}]", bus) for i, entry in enumerate(need("motors"))
+    ]
     names = [m.name for m in motors]
     ids = [m.id for m in motors]
     for label, values in (("name", names), ("id", [str(i) for i in ids])):
@@ -145,6 +125,28 @@ def load_motors_spec(path_or_robot: str | Path) -> RobotMotorsSpec:
         gripper_open_deg=float(gripper.get("open_deg", 100.0)),
         source=str(path),
     )
+
+
+def _motor_entry(entry: Any, where: str, bus: str) -> MotorSpec:
+    """One ``motors:`` entry of a motors.yaml, checked; errors name ``where`` and the fix."""
+    if not isinstance(entry, dict):
+        raise ValueError(f"{where}: expected a mapping with name, id, model")
+    for key in ("name", "id", "model"):
+        if key not in entry:
+            raise ValueError(f"{where}: missing {key!r}")
+    if entry["model"] not in MODELS:
+        raise ValueError(
+            f"{where}: unknown model {entry['model']!r}; supported: {', '.join(MODELS)}"
+        )
+    if not MODELS[entry["model"]].protocol.value.startswith(bus):
+        raise ValueError(f"{where}: model {entry['model']} is not a {bus} servo")
+    direction = int(entry.get("direction", 1))
+    if direction not in (1, -1):
+        raise ValueError(f"{where}: direction must be 1 or -1, got {direction}")
+    lo, hi = (float(v) for v in entry.get("range_deg", (-180.0, 180.0)))
+    if not lo < hi:
+        raise ValueError(f"{where}: range_deg [{lo}, {hi}] must be increasing")
+    return MotorSpec(str(entry["name"]), int(entry["id"]), entry["model"], direction, (lo, hi))
 
 
 def make_bus(spec: RobotMotorsSpec, port: str, **kwargs: Any):  # type: ignore[no-untyped-def]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,12 +21,20 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from bricobot.configs.loading import from_dict
+from bricobot.features import (
+    ACTION_KEY,
+    IMAGE,
+    IMAGE_PREFIX,
+    STATE,
+    STATE_KEY,
+    Feature,
+    FeatureSet,
+    is_image_key,
+    kind_of,
+)
+from bricobot.loading import from_dict
 
 NORMALIZATION_MODES = ("mean_std", "min_max", "identity")
-STATE_KEY = "observation.state"
-ACTION_KEY = "action"
-IMAGE_PREFIX = "observation.images."
 
 
 @dataclass
@@ -49,8 +58,19 @@ class FeatureConfig:
             raise ValueError(f"shape must be positive, got {self.shape}")
 
 
-def is_image_feature(key: str) -> bool:
-    return key.startswith(IMAGE_PREFIX)
+def feature_set(features: Mapping[str, FeatureConfig]) -> FeatureSet:
+    """The policy-side features as the one feature spec (for comparison with a robot's)."""
+    out = []
+    for key, config in features.items():
+        kind = kind_of(key) or STATE
+        dtype = "uint8" if kind == IMAGE else "float32"
+        out.append(Feature(key, kind, dtype, tuple(config.shape), tuple(config.names)))
+    return FeatureSet(tuple(out))
+
+
+def feature_configs(spec: FeatureSet) -> dict[str, FeatureConfig]:
+    """A feature set as policy feature configs (shape and names; default normalization)."""
+    return {f.key: FeatureConfig(shape=list(f.shape), names=list(f.names)) for f in spec.features}
 
 
 @dataclass
@@ -108,7 +128,7 @@ class PolicyConfig:
                     mapping[key] = from_dict(FeatureConfig, value, f"{name}.{key}")
         for name, mapping in (("input_features", self.input_features),):
             for key in mapping:
-                if key != STATE_KEY and not is_image_feature(key):
+                if key != STATE_KEY and not is_image_key(key):
                     raise ValueError(
                         f"{name}: unknown input feature {key!r}; inputs are {STATE_KEY!r} "
                         f"and '{IMAGE_PREFIX}<camera>'"
@@ -159,7 +179,7 @@ class PolicyConfig:
 
     @property
     def image_keys(self) -> list[str]:
-        return [k for k in self.input_features if is_image_feature(k)]
+        return [k for k in self.input_features if is_image_key(k)]
 
     @property
     def action_dim(self) -> int:
@@ -242,7 +262,7 @@ def observation_to_batch(
                 "check the policy's features against the robot's with check_features"
             )
         array = np.asarray(obs[key])
-        if is_image_feature(key):
+        if is_image_key(key):
             frames = array[None] if array.ndim == 3 else array  # (B, H, W, 3)
             if frames.dtype == np.uint8:
                 frames = fit_frames(frames, config.image_size)

@@ -25,15 +25,15 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 import bricobot
-from bricobot.configs.loading import ConfigError, from_dict, to_dict
 from bricobot.errors import BricobotError
+from bricobot.features import ACTION_KEY, IMAGE_PREFIX, STATE_KEY, FeatureSet
+from bricobot.loading import ConfigError, from_dict, to_dict
 from bricobot.policies.base import (
-    ACTION_KEY,
-    IMAGE_PREFIX,
-    STATE_KEY,
     FeatureConfig,
     Policy,
     PolicyConfig,
+    feature_configs,
+    feature_set,
 )
 from bricobot.policies.normalize import Normalizer
 from bricobot.policies.registry import POLICIES
@@ -50,10 +50,6 @@ PRETRAINED_DIR = "pretrained_model"
 
 class CheckpointError(BricobotError):
     """A checkpoint directory cannot be loaded; the message names the file and the problem."""
-
-
-class FeatureMismatchError(BricobotError):
-    """A policy's features differ from a robot's or env's; the message is a diff by name."""
 
 
 def make_policy(config: PolicyConfig, stats: Mapping[str, Any] | None = None) -> Policy:
@@ -218,21 +214,9 @@ def _feature_hint(key: str) -> str:
 def boundary_features(
     observation_features: Mapping[str, Any], action_features: Mapping[str, Any]
 ) -> dict[str, FeatureConfig]:
-    """Dataset-style features from a Robot's ``observation_features``/``action_features``.
-
-    ``"<joint>.pos" -> float`` entries become ``observation.state`` (with names), ``"<camera>" ->
-    (H, W, 3)`` entries become ``observation.images.<camera>``, actions become ``action``.
-    """
-    state = [k for k, v in observation_features.items() if not isinstance(v, tuple | list)]
-    out: dict[str, FeatureConfig] = {}
-    if state:
-        out[STATE_KEY] = FeatureConfig(shape=[len(state)], names=state)
-    for key, value in observation_features.items():
-        if isinstance(value, tuple | list):
-            out[f"{IMAGE_PREFIX}{key}"] = FeatureConfig(shape=[int(v) for v in value])
-    names = list(action_features)
-    out[ACTION_KEY] = FeatureConfig(shape=[len(names)], names=names)
-    return out
+    """A Robot's ``observation_features``/``action_features`` as policy feature configs
+    (:meth:`bricobot.features.FeatureSet.from_robot`)."""
+    return feature_configs(FeatureSet.from_robot(observation_features, action_features))
 
 
 def check_features(
@@ -240,31 +224,6 @@ def check_features(
     available: Mapping[str, FeatureConfig],
     what: str = "env",
 ) -> None:
-    """Refuse a policy whose features differ from the robot's/env's, with a diff by name.
-
-    Every feature the policy uses must exist with the same shape and element names; the action
-    must match exactly. Extra observation features of the robot/env (an unused camera) are fine.
-    """
-    lines = []
-    for key, feat in policy_features.items():
-        other = available.get(key)
-        if other is None:
-            lines.append(
-                f"- {key}: the policy needs {tuple(feat.shape)}, the {what} has no such feature"
-            )
-            continue
-        if list(feat.shape) != list(other.shape):
-            lines.append(
-                f"~ {key}: shape {tuple(feat.shape)} (policy) vs {tuple(other.shape)} ({what})"
-            )
-        if feat.names and other.names and list(feat.names) != list(other.names):
-            lines.append(
-                f"~ {key}: names {list(feat.names)} (policy) vs {list(other.names)} ({what})"
-            )
-    if ACTION_KEY in available and ACTION_KEY not in policy_features:
-        lines.append(f"+ {ACTION_KEY}: the {what} takes actions the policy does not produce")
-    if lines:
-        have = ", ".join(sorted(available))
-        raise FeatureMismatchError(
-            f"policy features do not match the {what}'s ({have}):\n  " + "\n  ".join(lines)
-        )
+    """Refuse a policy whose features differ from the robot's/env's, with a diff by name
+    (:meth:`bricobot.features.FeatureSet.check_fits`)."""
+    feature_set(policy_features).check_fits(feature_set(available), what)

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from bricobot.policies.base import FeatureConfig, is_image_feature
+from bricobot.features import is_image_key
+from bricobot.policies.base import FeatureConfig
 
 #: Smallest standard deviation (or min–max range) divided by: a joint that never moves in the data
 #: would otherwise blow its normalized values up. Applied at use time, so the buffers keep the
@@ -51,7 +52,7 @@ def buffer_key(feature: str) -> str:
 
 
 def stats_shape(key: str, feature: FeatureConfig) -> tuple[int, ...]:
-    return (3, 1, 1) if is_image_feature(key) else (int(feature.shape[0]),)
+    return (3, 1, 1) if is_image_key(key) else (int(feature.shape[0]),)
 
 
 class Normalizer(nn.Module):

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from bricobot.configs.loading import from_dict
+from bricobot.loading import from_dict
 from bricobot.policies.base import PolicyConfig
 from bricobot.policies.registry import POLICIES
 

@@ -56,6 +56,22 @@ class Robot(abc.ABC):
     def disconnect(self) -> None:
         """Leave the device in its configured safe state and release it."""
 
+    # --- optional capabilities: declared here, overridden where a robot has them -----------
+
+    @property
+    def control_hz(self) -> int | None:
+        """Actions per second of simulated time for a simulated robot (each action steps
+        1/control_hz s of physics); None for a real arm, whose time is the wall clock's."""
+        return None
+
+    def reset_episode(self) -> None:  # noqa: B027 - optional hook; real arms: the operator resets
+        """Start a new episode's scene (a simulated robot re-seeds its task); real arms do nothing."""
+
+    def release_torque(self) -> None:
+        """Cut torque on every motor now, without parking (the second Ctrl-C). Robots without
+        motors of their own simply disconnect."""
+        self.disconnect()
+
     @property
     def joint_names(self) -> list[str]:
         """Joint names in action order, from ``"<joint>.pos"`` keys."""

@@ -18,8 +18,8 @@ from typing import Any
 
 from bricobot.cameras.base import Camera
 from bricobot.cameras.building import make_cameras, read_frame
-from bricobot.configs.loading import from_dict
 from bricobot.errors import DeviceAlreadyConnectedError, DeviceNotConnectedError
+from bricobot.loading import from_dict
 from bricobot.registry import lookup, make
 from bricobot.robots.base import FeatureSpec, Robot
 from bricobot.robots.safety import ActionSafety
@@ -166,11 +166,9 @@ class Bimanual(Robot):
         return sent
 
     def release_torque(self) -> None:
-        """Both arms limp now (where the arms support it)."""
+        """Both arms limp now."""
         for arm in self.arms.values():
-            release = getattr(arm, "release_torque", None)
-            if callable(release):
-                release()
+            arm.release_torque()
 
     def disconnect(self) -> None:
         self._require()

@@ -15,10 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from bricobot.configs.loading import from_dict
 from bricobot.envs.registry import ENVS
 from bricobot.envs.task import Task
 from bricobot.errors import DeviceAlreadyConnectedError, DeviceNotConnectedError
+from bricobot.features import STATE_KEY
+from bricobot.loading import from_dict
 from bricobot.registry import lookup
 from bricobot.robots.base import FeatureSpec, Robot
 
@@ -77,6 +78,11 @@ class SimRobot(Robot):
         self._connected = True
         self.reset_episode()
 
+    @property
+    def control_hz(self) -> int:
+        """Each action steps 1/control_hz s of the task's physics."""
+        return int(self.task.config.control_hz)
+
     def reset_episode(self, seed: int | None = None) -> None:
         """Start a new episode: seed ``config.seed + n`` for the n-th, unless ``seed`` is given."""
         self._require_connected()
@@ -89,7 +95,7 @@ class SimRobot(Robot):
         obs: dict[str, Any] = dict(
             zip(self.action_features, self.task.joint_positions().tolist(), strict=True)
         )
-        self.capture_times_s = {"observation.state": now}
+        self.capture_times_s = {STATE_KEY: now}
         for cam in self.task.config.cameras:
             obs[cam] = self.task.render(cam)
             self.capture_times_s[cam] = self.time_source()

@@ -67,8 +67,8 @@ def make_teleop(config: Any, robot: Robot | None = None) -> Teleoperator:
     """Build a teleoperator. One whose class sets ``needs_robot = True`` (a scripted sim expert,
     which reads the privileged state of the scene it drives) is given ``robot=robot``.
     """
-    entry_cls = lookup(TELEOPERATORS, "teleoperator", config.type).impl_class()
-    if robot is not None and getattr(entry_cls, "needs_robot", False):
+    entry_cls: type[Teleoperator] = lookup(TELEOPERATORS, "teleoperator", config.type).impl_class()
+    if robot is not None and entry_cls.needs_robot:
         teleop: Teleoperator = make(TELEOPERATORS, "teleoperator", config, robot=robot)
     else:
         teleop = make(TELEOPERATORS, "teleoperator", config)
@@ -78,11 +78,11 @@ def make_teleop(config: Any, robot: Robot | None = None) -> Teleoperator:
 def check_rate(config: DatasetConfig, robot: Robot) -> None:
     """Refuse a recording whose fps differs from a simulated robot's control rate.
 
-    A sim robot (its ``task.config.control_hz``) steps 1/control_hz s of physics per action, so at
+    A sim robot (its :attr:`Robot.control_hz`) steps 1/control_hz s of physics per action, so at
     another fps every frame would be stamped with the wrong time; real arms have no such rate.
     """
-    control_hz = getattr(getattr(getattr(robot, "task", None), "config", None), "control_hz", None)
-    if not isinstance(control_hz, int) or control_hz == config.fps:
+    control_hz = robot.control_hz
+    if control_hz is None or control_hz == config.fps:
         return
     raise ValueError(
         f"the recording runs at {config.fps} fps (dataset.fps, or fps= for rollout) but the "
@@ -117,14 +117,14 @@ def open_writer(config: DatasetConfig, robot: Robot) -> DatasetWriter:
 
 
 @contextlib.contextmanager
-def keyboard_events(enabled: bool, teleop: Any = None) -> Iterator[EpisodeEvents]:
+def keyboard_events(enabled: bool, teleop: Teleoperator | None = None) -> Iterator[EpisodeEvents]:
     """Episode keys from the terminal (→/n: next, ←/b: re-record, Esc/x: stop) when possible.
 
     A keyboard teleoperator's key reader is shared (one terminal drives the arm and the recorder).
     Without a terminal (a pipe, CI) or with ``enabled`` false, events can still be set in code.
     The events' ``keys_help`` says which keys are live (printed by :func:`key_help`).
     """
-    shared_reader = getattr(teleop, "reader", None)
+    shared_reader = teleop.reader if teleop is not None else None
     if not enabled or (shared_reader is None and not sys.stdin.isatty()):
         yield EpisodeEvents()
         return
@@ -153,16 +153,15 @@ CTRL_C_HELP = {
 }
 
 
-def key_help(teleop: Any, events: EpisodeEvents | None, command: str) -> list[str]:
+def key_help(teleop: Teleoperator | None, events: EpisodeEvents | None, command: str) -> list[str]:
     """Lines telling the person at the arm what each key does, printed before anything moves.
 
     A teleoperator with keys (:meth:`KeyboardTeleop.key_help`) lists its joint keys; ``events``
     (None for commands without episodes) adds the episode keys, or says they are off.
     """
     lines: list[str] = []
-    teleop_help = getattr(teleop, "key_help", None)
-    if callable(teleop_help):
-        lines.append(str(teleop_help()))
+    if teleop is not None and teleop.key_help():
+        lines.append(teleop.key_help())
     if events is not None:
         lines.append(
             events.keys_help
@@ -172,22 +171,14 @@ def key_help(teleop: Any, events: EpisodeEvents | None, command: str) -> list[st
     return lines
 
 
-def episode_start_hook(robot: Robot, *others: Any) -> Callable[[], None]:
-    """What to do when an episode starts: a simulated robot starts a new scene, then the
-    teleoperators (a scripted expert plans from the new scene) reset.
-
-    A robot opts in with a ``reset_episode()`` method (:class:`~bricobot.robots.sim.SimRobot`; real
-    arms have none, the operator resets the scene); teleoperators with ``reset()`` (the
-    Teleoperator base has one).
-    """
-    resets = []
-    reset_scene = getattr(robot, "reset_episode", None)
-    if callable(reset_scene):
-        resets.append(reset_scene)
-    resets += [d.reset for d in others if callable(getattr(d, "reset", None))]
+def episode_start_hook(robot: Robot, *others: Teleoperator) -> Callable[[], None]:
+    """What to do when an episode starts: the robot starts a new scene
+    (:meth:`Robot.reset_episode`: a simulated robot re-seeds, a real arm does nothing), then the
+    teleoperators reset (a scripted expert plans from the new scene)."""
 
     def start() -> None:
-        for reset in resets:
-            reset()
+        robot.reset_episode()
+        for teleop in others:
+            teleop.reset()
 
     return start

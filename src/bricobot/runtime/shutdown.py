@@ -20,7 +20,21 @@ import signal
 import threading
 from collections.abc import Iterator, Sequence
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
+
+from bricobot.robots.base import Robot
+
+
+class Device(Protocol):
+    """What a session connects and shuts down: a robot, a teleoperator, a camera."""
+
+    @property
+    def is_connected(self) -> bool: ...
+
+    def connect(self) -> None: ...
+
+    def disconnect(self) -> None: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -74,21 +88,18 @@ class ShutdownSignals:
         raise KeyboardInterrupt(f"{name} received twice: releasing torque now")
 
 
-def release_torque_now(robot: Any) -> None:
+def release_torque_now(robot: Robot) -> None:
     """Cut torque on every motor without parking (the second Ctrl-C path).
 
     A robot that is no longer connected has already stopped (its interrupted disconnect releases).
     """
-    if not getattr(robot, "is_connected", False):
-        return
-    release = getattr(robot, "release_torque", None)
-    if callable(release):
-        release()
-    else:
-        robot.disconnect()
+    if robot.is_connected:
+        robot.release_torque()
 
 
-def shutdown_devices(robot: Any, others: Sequence[Any] = (), force_release: bool = False) -> None:
+def shutdown_devices(
+    robot: Robot, others: Sequence[Device] = (), force_release: bool = False
+) -> None:
     """Leave ``robot`` as configured (or released at once), then disconnect the other devices.
 
     Errors are logged with the device that caused them, never raised, so they cannot hide the
@@ -99,7 +110,7 @@ def shutdown_devices(robot: Any, others: Sequence[Any] = (), force_release: bool
     try:
         if force_release:
             release_torque_now(robot)
-        elif getattr(robot, "is_connected", False):
+        elif robot.is_connected:
             try:
                 robot.disconnect()
             except KeyboardInterrupt as exc:
@@ -110,7 +121,7 @@ def shutdown_devices(robot: Any, others: Sequence[Any] = (), force_release: bool
         log.error("could not stop %s cleanly: %s", _name(robot), exc)
     for device in others:
         try:
-            if getattr(device, "is_connected", False):
+            if device.is_connected:
                 device.disconnect()
         except Exception as exc:
             log.error("could not disconnect %s: %s", _name(device), exc)
@@ -120,7 +131,7 @@ def shutdown_devices(robot: Any, others: Sequence[Any] = (), force_release: bool
 
 @contextlib.contextmanager
 def robot_session(
-    robot: Any, others: Sequence[Any] = (), signals: ShutdownSignals | None = None
+    robot: Robot, others: Sequence[Device] = (), signals: ShutdownSignals | None = None
 ) -> Iterator[ShutdownSignals]:
     """Connect ``robot`` and ``others``, install the signal handlers, and always shut down once.
 
@@ -131,7 +142,7 @@ def robot_session(
     with signals:
         try:
             for device in (robot, *others):
-                if not getattr(device, "is_connected", False):
+                if not device.is_connected:
                     device.connect()
             yield signals
         finally:

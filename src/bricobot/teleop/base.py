@@ -7,12 +7,23 @@ Leader arms, the keyboard and the scripted sim experts all expose ``get_action()
 from __future__ import annotations
 
 import abc
+from typing import Any, ClassVar
 
 from bricobot.robots.base import FeatureSpec
 
 
 class Teleoperator(abc.ABC):
-    """Base class of every teleoperator. Use as a context manager to always disconnect."""
+    """Base class of every teleoperator. Use as a context manager to always disconnect.
+
+    Optional capabilities are declared here with their neutral default, so callers never probe:
+    ``needs_robot`` (built with the robot it drives: a scripted sim expert reads its scene),
+    ``reader`` (a terminal key reader the recorder's episode keys share), ``key_help()``.
+    """
+
+    #: True: the teleoperator is built with ``robot=<the robot it drives>``.
+    needs_robot: ClassVar[bool] = False
+    #: A terminal key reader shared with the episode keys (keyboard teleop); None: reads no keys.
+    reader: Any = None
 
     @property
     @abc.abstractmethod
@@ -35,6 +46,10 @@ class Teleoperator(abc.ABC):
 
     def reset(self) -> None:  # noqa: B027 - optional hook, most teleoperators keep no episode state
         """Called at the start of every episode."""
+
+    def key_help(self) -> str:
+        """What each key does, printed before anything moves ("" for teleoperators without keys)."""
+        return ""
 
     def __enter__(self) -> Teleoperator:
         self.connect()

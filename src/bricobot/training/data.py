@@ -38,7 +38,7 @@ from bricobot.policies.base import (
     STATE_KEY,
     FeatureConfig,
     PolicyConfig,
-    is_image_feature,
+    is_image_key,
 )
 from bricobot.policies.preprocessing import stored_image_hw
 
@@ -89,7 +89,7 @@ def dataset_features(meta: DatasetMeta) -> dict[str, FeatureConfig]:
             if isinstance(names, dict):  # LeRobot v2 style {"motors": [...]}
                 names = next(iter(names.values()), [])
             out[key] = FeatureConfig(shape=[int(s) for s in spec["shape"]], names=list(names))
-        elif is_image_feature(key):
+        elif is_image_key(key):
             out[key] = FeatureConfig(shape=[int(s) for s in spec["shape"]])
     return out
 
@@ -106,7 +106,7 @@ def features_for_policy(
         inputs[STATE_KEY] = FeatureConfig(
             list(f.shape), mapping.get("state", "mean_std"), list(f.names)
         )
-    cams = [k for k in data_features if is_image_feature(k)]
+    cams = [k for k in data_features if is_image_key(k)]
     if config.cameras:
         wanted = [f"observation.images.{c}" for c in config.cameras]
         missing = [w for w in wanted if w not in cams]

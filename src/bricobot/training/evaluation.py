@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from bricobot.features import STATE_KEY, is_image_key
 from bricobot.policies.base import FeatureConfig, Policy, observation_to_batch
 from bricobot.policies.checkpoint import check_features
 
@@ -113,11 +114,11 @@ def env_features(env: gym.Env) -> dict[str, FeatureConfig] | None:
         return None
     names = [f"{j}.pos" for j in task.joint_names]
     out = {
-        "observation.state": FeatureConfig(shape=[len(names)], names=list(names)),
+        STATE_KEY: FeatureConfig(shape=[len(names)], names=list(names)),
         "action": FeatureConfig(shape=[len(names)], names=list(names)),
     }
     for key, sub in space.spaces.items():
-        if key.startswith("observation.images.") and sub.shape is not None:
+        if is_image_key(key) and sub.shape is not None:
             out[key] = FeatureConfig(shape=[int(s) for s in sub.shape])
     return out
 

@@ -18,6 +18,7 @@ from einops import rearrange
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from bricobot.features import is_image_key
 from bricobot.policies.backbones import (
     ResNet18,
     SpatialSoftmax,
@@ -66,7 +67,7 @@ class DiffusionPolicy(Policy):
         t = self.config.n_obs_steps
         for key in self.config.input_features:
             x = obs[key]
-            single_ndim = 4 if key.startswith("observation.images.") else 2
+            single_ndim = 4 if is_image_key(key) else 2
             if x.ndim == single_ndim:
                 x = x.unsqueeze(1).expand(-1, t, *x.shape[1:])  # (B, T_obs, ...)
             out[key] = x
