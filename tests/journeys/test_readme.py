@@ -282,3 +282,89 @@ def test_development_commands_are_what_ci_runs() -> None:
     ci = (REPO / ".ci/run").read_text()
     for part in command.split("&&"):
         assert part.strip().removeprefix(".venv/bin/") in ci.replace(".venv/bin/", ""), part
+
+
+# --- the performance table's commands ----------------------------------------------------------
+
+#: Tiny sizes appended to each benchmark the performance table prints (argparse: the last value
+#: of an option wins), so every command in the table runs here as printed.
+TINY_BENCH_ARGS = {
+    "scripts/expert_success.py": ["--episodes", "2"],
+    "scripts/bench/sim.py": ["--steps", "20"],
+    "scripts/bench/bus.py": ["--n", "20"],
+    "scripts/bus_fault_soak.py": ["--reads", "50"],
+    "scripts/bench/dataset_write.py": [
+        "--seconds",
+        "0.5",
+        "--episodes",
+        "1",
+        "--height",
+        "48",
+        "--width",
+        "64",
+    ],
+    "scripts/bench/make_dataset.py": [
+        "--episodes",
+        "2",
+        "--seconds",
+        "5",
+        "--height",
+        "48",
+        "--width",
+        "64",
+    ],
+    "scripts/bench/train.py": ["--steps", "2"],
+    "scripts/bench/loop.py": ["--seconds", "0.5", "--rates", "30", "--codecs", "libsvtav1"],
+    "scripts/kill_recorder.py": ["--kills", "2"],
+    "scripts/bench/viewer.py": ["--episodes", "3", "--repeat", "1"],
+    "scripts/bench/inference.py": ["--calls", "2"],
+    "scripts/bench/train_under_load.py": ["--steps", "2"],
+}
+#: Commands of the table that other tests run as printed (or that need hardware this machine lacks).
+RUN_ELSEWHERE = {
+    "bricobot demo": "test_quick_start runs it (tiny sizes appended)",
+    "pytest tests/motors/test_bus.py -k unplugged -s": "part of the test suite itself",
+    "scripts/bench/gpu.sh": "needs a CUDA GPU; checked for shell syntax here",
+}
+
+
+def performance_commands() -> list[str]:
+    """Every command in the Performance table's command column, in order."""
+    text = README.read_text().split("## Performance", 1)[1].split("\n## ", 1)[0]
+    commands = []
+    for line in text.splitlines():
+        if line.startswith("|") and not line.startswith("|---"):
+            last_cell = line.rstrip("|").rsplit("|", 1)[-1]
+            commands += re.findall(r"`((?:python|bricobot|pytest|scripts/)[^`]*)`", last_cell)
+    return list(dict.fromkeys(commands))
+
+
+@pytest.mark.slow  # a dozen benchmark processes: minutes on 2 cores; `pytest -m slow` runs it
+@pytest.mark.timeout(1800)
+def test_performance_table_commands_run_with_tiny_sizes(tmp_path: Path) -> None:
+    import os
+    import sys
+
+    ran = []
+    env = {**os.environ, "BRICOBOT_CACHE_DIR": str(tmp_path / "cache")}
+    for command in performance_commands():
+        argv = shlex.split(command)
+        if command in RUN_ELSEWHERE:
+            if command.endswith(".sh"):
+                subprocess.run(["bash", "-n", str(REPO / command)], check=True)
+            continue
+        assert argv[0] == "python", f"the performance table's command {command!r} is not run here"
+        script = argv[1]
+        assert script in TINY_BENCH_ARGS, f"add tiny sizes for {script} to TINY_BENCH_ARGS"
+        args = [a.replace("/tmp/", f"{tmp_path}/") for a in argv[2:]]
+        out = subprocess.run(
+            [sys.executable, str(REPO / script), *args, *TINY_BENCH_ARGS[script]],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert out.returncode == 0, f"{command}: {out.stderr[-2000:]}"
+        ran.append(script)
+    assert "scripts/bench/train.py" in ran and len(ran) >= 10, ran
