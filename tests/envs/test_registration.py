@@ -13,12 +13,16 @@ from bricobot.envs.registration import GYM_IDS, register_envs
 from bricobot.envs.registry import ENVS
 
 
-def test_every_env_task_has_a_registered_gym_id() -> None:
+def test_every_env_task_has_a_plain_and_a_randomized_gym_id() -> None:
     import bricobot.envs  # noqa: F401  (registers the ids)
 
-    assert sorted(task for _, task in GYM_IDS.values()) == sorted(ENVS)
-    for env_id in GYM_IDS:
+    plain = {i.task for i in GYM_IDS.values() if not i.overrides}
+    randomized = {i.task for i in GYM_IDS.values() if i.overrides == {"randomize": True}}
+    assert plain == randomized == set(ENVS)
+    assert len(GYM_IDS) == 2 * len(ENVS)
+    for env_id, gym_id in GYM_IDS.items():
         assert env_id in gym.registry
+        assert env_id.endswith("Rand-v0") == bool(gym_id.overrides)
 
 
 def test_register_envs_only_registers(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -31,7 +35,7 @@ def test_register_envs_only_registers(monkeypatch: pytest.MonkeyPatch) -> None:
     register_envs()
     register_envs()
     assert dict(os.environ) == environ
-    assert all(gym.registry[env_id].kwargs == {"task": GYM_IDS[env_id][1]} for env_id in GYM_IDS)
+    assert all(gym.registry[env_id].kwargs == GYM_IDS[env_id].kwargs for env_id in GYM_IDS)
 
 
 def test_gym_make_with_no_bricobot_import() -> None:

@@ -77,6 +77,8 @@ class SiteIK:
                 mujoco.mju_mat2Quat(quat_cur, data.site_xmat[self.site_id])
                 mujoco.mju_mat2Quat(quat_target, target_mat.reshape(9))
                 mujoco.mju_subQuat(rot_err, quat_target, quat_cur)
+                # mju_subQuat gives the error in the site's own frame; the Jacobian is in world.
+                rot_err = data.site_xmat[self.site_id].reshape(3, 3) @ rot_err
             if np.linalg.norm(pos_err) < tolerance_m and np.linalg.norm(rot_err) < 1e-3:
                 break
             mujoco.mj_jacSite(self.model, data, self._jacp, self._jacr, self.site_id)

@@ -29,4 +29,9 @@ TELEOPERATORS: dict[str, RegistryEntry] = {
         impl="bricobot.teleop.scripted:ScriptedExpertTeleop",
         help="scripted PickCube expert reading the sim state (needs robot=so101_sim)",
     ),
+    "sim_expert": RegistryEntry(
+        config="bricobot.teleop.sim_expert:SimExpertTeleopConfig",
+        impl="bricobot.teleop.sim_expert:SimExpertTeleop",
+        help="scripted expert of the sim task the robot runs (needs robot=so101_sim)",
+    ),
 }

@@ -398,4 +398,15 @@ def write_report(
 #: The config class of each sim task's scripted expert teleoperator (ENVS name → "module:Class").
 EXPERT_TELEOPS: dict[str, str] = {
     "so101_pick_cube": "bricobot.teleop.scripted:ScriptedExpertConfig",
+    # The other tasks: the generic teleoperator runs the expert named by the task's ENVS entry.
+    **{
+        name: "bricobot.teleop.sim_expert:SimExpertTeleopConfig"
+        for name in (
+            "so101_place_cube",
+            "so101_stack_cube",
+            "so101_push_t",
+            "koch_pick_cube",
+            "bimanual_so101_transfer_cube",
+        )
+    },
 }

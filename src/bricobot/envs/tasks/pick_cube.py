@@ -13,6 +13,7 @@ to [0, 1]) and ``success``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -66,6 +67,17 @@ class PickCube(Task):
     scene_file = "scene_pick_cube.xml"
     description = "Pick up the red cube and lift it."
     reward_weights = {"reach": 1.0, "grasp": 1.0, "lift": 2.0, "success": 5.0}  # noqa: RUF012
+    object_geoms: tuple[str, ...] = ("cube",)
+    sized_geoms: tuple[str, ...] = ("cube",)
+    #: Geoms of each jaw (contacts with both = a grasp) and the site where a held cube's centre is.
+    fixed_jaw_names: tuple[str, ...] = ("fixed_pad", "fixed_jaw")
+    moving_jaw_names: tuple[str, ...] = ("moving_pad", "moving_jaw_finger", "moving_jaw_root")
+    grasp_site_name = "grasp"
+    #: Yaw of the grasp frame's closing axis relative to the direction from the shoulder pan
+    #: axis to the cube, with the wrist roll near its middle (the expert's preferred grasp).
+    grasp_yaw_offset_rad = 0.0
+    #: Tilt of the jaws from vertical toward the arm when grasping (0: straight down).
+    grasp_tilt_rad = 0.0
 
     config: PickCubeConfig
 
@@ -74,14 +86,20 @@ class PickCube(Task):
         self.cube_joint = self.model.joint("cube")
         self.cube_body = self.model.body("cube").id
         self.cube_geom = self.model.geom("cube").id
-        self.half_size_m = float(self.model.geom_size[self.cube_geom][0])
-        self.rest_height_m = self.half_size_m
-        self.grasp_site = self.model.site("grasp").id
-        self.fixed_jaw_geoms = {self.model.geom(n).id for n in ("fixed_pad", "fixed_jaw")}
-        self.moving_jaw_geoms = {
-            self.model.geom(n).id for n in ("moving_pad", "moving_jaw_finger", "moving_jaw_root")
-        }
+        self.grasp_site = self.model.site(self.grasp_site_name).id
+        self.fixed_jaw_geoms = {self.model.geom(n).id for n in self.fixed_jaw_names}
+        self.moving_jaw_geoms = {self.model.geom(n).id for n in self.moving_jaw_names}
         self.held_steps = 0
+
+    @property
+    def half_size_m(self) -> float:
+        """Half the cube's edge this episode (randomization may scale it)."""
+        return float(self.model.geom_size[self.cube_geom][0])
+
+    @property
+    def rest_height_m(self) -> float:
+        """Height of the cube's centre when it rests on the table."""
+        return self.half_size_m
 
     def home_pose(self) -> np.ndarray:
         return HOME_POSE.copy()
@@ -118,15 +136,8 @@ class PickCube(Task):
 
     def jaw_contacts(self) -> tuple[bool, bool]:
         """Whether the cube touches the fixed jaw and the moving jaw."""
-        fixed = moving = False
-        for contact in self.data.contact[: self.data.ncon]:
-            pair = {int(contact.geom1), int(contact.geom2)}
-            if self.cube_geom not in pair:
-                continue
-            other = (pair - {self.cube_geom}).pop() if len(pair) == 2 else -1
-            fixed |= other in self.fixed_jaw_geoms
-            moving |= other in self.moving_jaw_geoms
-        return fixed, moving
+        touching = touched_geoms(self.data, self.cube_geom)
+        return bool(touching & self.fixed_jaw_geoms), bool(touching & self.moving_jaw_geoms)
 
     def _lifted_and_held(self) -> bool:
         fixed, moving = self.jaw_contacts()
@@ -153,6 +164,18 @@ class PickCube(Task):
 
     def is_success(self) -> bool:
         return self.held_steps >= self.config.hold_steps
+
+
+def touched_geoms(data: Any, geom: int) -> set[int]:
+    """Ids of the geoms in contact with ``geom`` at the current step."""
+    first, second = data.contact.geom1[: data.ncon], data.contact.geom2[: data.ncon]
+    return {int(g) for g in second[first == geom]} | {int(g) for g in first[second == geom]}
+
+
+def gripper_geoms(model: Any, prefix: str = "") -> set[int]:
+    """Ids of every geom on an SO-101 gripper and its moving jaw (``prefix``: the arm's)."""
+    bodies = {model.body(prefix + "gripper").id, model.body(prefix + "moving_jaw").id}
+    return {g for g in range(model.ngeom) if int(model.geom_bodyid[g]) in bodies}
 
 
 def yaw_matrix_pointing_down(yaw_rad: float) -> np.ndarray:
