@@ -1,9 +1,9 @@
 """The simulation benchmark suite: for each task, expert demos → a trained policy → evaluation.
 
 For every task of the ENVS registry (or ``--tasks``): record ``--demos`` successful episodes of the
-task's scripted expert (``bricobot.training.pipeline.record_demos``, the recorder of ``bricobot
+task's scripted expert (``bricobot.evaluation.demo.record_demos``, the recorder of ``bricobot
 record``), train a policy preset on them (the one trainer, with periodic checkpoints), evaluate the
-last checkpoint over ``--eval-episodes`` held-out seeds (``bricobot.training.evaluation``), and add a
+last checkpoint over ``--eval-episodes`` held-out seeds (``bricobot.evaluation.sim_eval``), and add a
 row to one table, ``benchmark.md`` + ``benchmark.json`` in ``--out``: task, policy, demos, training
 steps, success with its 95 % Wilson interval, wall time per stage, machine.
 
@@ -36,9 +36,9 @@ import torch
 
 from bricobot.envs.registration import GYM_IDS
 from bricobot.envs.registry import ENVS
+from bricobot.evaluation.demo import DEMO_STEPS, choose_preset, record_demos
 from bricobot.loading import from_dict, to_dict
 from bricobot.policies.checkpoint import PRETRAINED_DIR
-from bricobot.training.pipeline import DEMO_STEPS, choose_preset, record_demos
 
 #: Seeds: demonstrations from DEMO_SEED_START, evaluation far away (never demonstrated).
 DEMO_SEED_START = 0
@@ -176,8 +176,8 @@ def eval_stage(
     task_dir: Path, env_config: Any, checkpoint: str, cfg: SuiteConfig
 ) -> dict[str, Any]:
     """Evaluate the checkpoint over held-out seeds (reused if this evaluation already ran)."""
+    from bricobot.evaluation.sim_eval import EvalConfig, env_fn_from_config, evaluate_env
     from bricobot.policies.checkpoint import load_policy
-    from bricobot.training.evaluation import EvalConfig, env_fn_from_config, evaluate_env
 
     info_path = task_dir / "eval" / "eval_info.json"
     evaluated = task_dir / "eval" / "checkpoint.txt"  # which checkpoint eval_info.json is about

@@ -1,7 +1,7 @@
 """Kill harness: SIGKILL `bricobot record` at random moments; every episode it reported saved stays.
 
 Each round starts ``bricobot record`` on the MuJoCo twin (``robot=so101_sim``, the scripted
-``pick_cube_expert``, one small camera, short episodes, ``dataset.resume=true`` so that every
+``so101_pick_cube_expert``, one small camera, short episodes, ``dataset.resume=true`` so that every
 round appends to the same dataset) and SIGKILLs it at a seeded random moment: mostly while it
 records and saves (a delay after its first "recording episode" line), sometimes while it starts or
 resumes the dataset. After each kill, without any repair, it checks that:
@@ -79,7 +79,7 @@ def record_command(root: Path, episode_time_s: float, size: int, codec: str) -> 
         "record",
         "robot=so101_sim",
         f"+robot.task_config={task}",
-        "teleop=pick_cube_expert",
+        "teleop=so101_pick_cube_expert",
         f"dataset.root={root}",
         "dataset.resume=true",
         "dataset.num_episodes=100000",

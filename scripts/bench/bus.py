@@ -44,11 +44,17 @@ def _time(fn: Callable[[], object], n: int) -> dict[str, float]:
 RETRIES = 3
 
 
-def _with_retries(attempt: Callable[[], bool], counter: list[int]) -> bool:
+def _with_retries(
+    attempt: Callable[[], bool], counter: list[int], clear: Callable[[], None]
+) -> bool:
+    """``attempt`` until it succeeds; after a failure, let late replies arrive and drop them
+    (the SDKs do not, and a stale reply would spoil every later read)."""
     for _ in range(RETRIES + 1):
         if attempt():
             return True
         counter[0] += 1
+        time.sleep(0.05)
+        clear()
     return False
 
 
@@ -77,8 +83,10 @@ def bench_feetech(port: str, n: int) -> dict[str, dict[str, float]]:
         writer.addParam(i, [0x00, 0x08])
 
     def sdk_read() -> None:
-        if not _with_retries(lambda: reader.txRxPacket() == scs.COMM_SUCCESS, sdk_timeouts):
-            raise RuntimeError("scservo_sdk sync read failed {RETRIES + 1} times in a row")
+        if not _with_retries(
+            lambda: reader.txRxPacket() == scs.COMM_SUCCESS, sdk_timeouts, ph_port.clearPort
+        ):
+            raise RuntimeError(f"scservo_sdk sync read failed {RETRIES + 1} times in a row")
         [reader.getData(i, 56, 2) for i in range(1, N_SERVOS + 1)]
 
     sdk_timeouts = [0]
@@ -116,8 +124,10 @@ def bench_dynamixel(port: str, n: int) -> dict[str, dict[str, float]]:
         writer.addParam(i, [0x00, 0x08, 0, 0])
 
     def sdk_read() -> None:
-        if not _with_retries(lambda: reader.txRxPacket() == dxl.COMM_SUCCESS, sdk_timeouts):
-            raise RuntimeError("dynamixel_sdk sync read failed {RETRIES + 1} times in a row")
+        if not _with_retries(
+            lambda: reader.txRxPacket() == dxl.COMM_SUCCESS, sdk_timeouts, p.clearPort
+        ):
+            raise RuntimeError(f"dynamixel_sdk sync read failed {RETRIES + 1} times in a row")
         [reader.getData(i, 132, 4) for i in range(1, N_SERVOS + 1)]
 
     sdk_timeouts = [0]

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from bricobot.envs.tasks.pick_cube import PickCubeConfig
-from bricobot.training.pipeline import record_demos
+from bricobot.evaluation.demo import record_demos
 
 
 def folder_bytes(root: Path) -> int:

@@ -27,7 +27,7 @@ def sim_record(root: Path, fps: int, task_config: str) -> list[str]:
         "record",
         "robot=so101_sim",
         f"+robot.task_config={{{task_config}}}",
-        "teleop=pick_cube_expert",
+        "teleop=so101_pick_cube_expert",
         f"dataset.root={root}",
         f"dataset.fps={fps}",
         "dataset.num_episodes=1",

@@ -31,7 +31,7 @@ def test_record_replay_and_rollout_on_the_sim_twin(tmp_path: Path, capsys) -> No
             "record",
             "robot=so101_sim",
             SMALL,
-            "teleop=pick_cube_expert",
+            "teleop=so101_pick_cube_expert",
             f"dataset.root={root}",
             "dataset.num_episodes=3",
             "dataset.episode_time_s=0.5",

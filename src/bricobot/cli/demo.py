@@ -15,7 +15,7 @@ from typing import Any
 from omegaconf import MISSING
 
 from bricobot.cli.app import run_command
-from bricobot.training.pipeline import DemoConfig
+from bricobot.evaluation.demo import DemoConfig
 
 DESCRIPTION = (
     "Run bricobot end to end in MuJoCo: record expert demos, train ACT, evaluate it with a 95 % "
@@ -68,7 +68,7 @@ def run_expert_demo(cfg: DemoCommandConfig) -> int:
 def run(cfg: DemoCommandConfig) -> int:
     if cfg.mode == "expert":
         return run_expert_demo(cfg)
-    from bricobot.training.pipeline import sim_demo
+    from bricobot.evaluation.demo import sim_demo
 
     result = sim_demo(cfg.env, cfg.output_dir, cfg.pipeline)
     print(f"report: {result.report_path}")

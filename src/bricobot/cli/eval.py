@@ -23,7 +23,7 @@ from typing import Any
 from omegaconf import MISSING
 
 from bricobot.cli.app import run_command
-from bricobot.training.evaluation import EvalConfig
+from bricobot.evaluation.sim_eval import EvalConfig
 
 
 @dataclass
@@ -40,8 +40,8 @@ def run(cfg: EvalCommandConfig) -> int:
     from pathlib import Path
 
     from bricobot.errors import BricobotError
+    from bricobot.evaluation.sim_eval import evaluate
     from bricobot.policies.checkpoint import load_policy
-    from bricobot.training.evaluation import evaluate
 
     if not cfg.policy_path:
         print(

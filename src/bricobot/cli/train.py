@@ -49,9 +49,9 @@ class TrainCommandConfig:
 def run(cfg: TrainCommandConfig) -> int:
     from pathlib import Path
 
+    from bricobot.evaluation.sim_eval import EvalConfig, sim_eval_fn
     from bricobot.policies.checkpoint import read_policy_config, resolve_checkpoint
     from bricobot.training.data import open_training_data
-    from bricobot.training.evaluation import EvalConfig, sim_eval_fn
     from bricobot.training.trainer import TrainingInterrupted, train
 
     if not cfg.dataset.root:

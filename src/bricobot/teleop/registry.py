@@ -24,11 +24,6 @@ TELEOPERATORS: dict[str, RegistryEntry] = {
         impl="bricobot.teleop.keyboard:KeyboardTeleop",
         help="terminal keyboard (works over SSH): two keys per joint",
     ),
-    "pick_cube_expert": RegistryEntry(
-        config="bricobot.teleop.scripted:ScriptedExpertConfig",
-        impl="bricobot.teleop.scripted:ScriptedExpertTeleop",
-        help="scripted PickCube expert reading the sim state (needs robot=so101_sim)",
-    ),
     "sim_expert": RegistryEntry(
         config="bricobot.teleop.sim_expert:SimExpertTeleopConfig",
         impl="bricobot.teleop.sim_expert:SimExpertTeleop",

@@ -164,6 +164,47 @@ def evaluate_env(
 ) -> EvalResult:
     """Evaluation over envs made by ``env_fn``; ``video_env_fn`` makes the ones filmed (render)."""
     start = time.perf_counter()
+    max_steps, fps = _probe_env(policy, env_fn, cfg)
+    seeds = [cfg.seed_start + i for i in range(cfg.episodes)]
+    device = next(policy.parameters()).device
+    policy.eval()
+    results: list[dict[str, Any]] = []
+    videos: list[str] = []
+    bar = tqdm(total=cfg.episodes, desc="eval", disable=not cfg.progress, dynamic_ncols=True)
+    torch.manual_seed(cfg.seed_start)  # diffusion samples noise: keep runs reproducible
+    vector_cls = gym.vector.AsyncVectorEnv if cfg.async_envs else gym.vector.SyncVectorEnv
+    for first in range(0, cfg.episodes, cfg.num_envs):
+        batch_seeds = seeds[first : first + cfg.num_envs]
+        n_video = max(0, min(cfg.videos - first, len(batch_seeds)))
+        filmed = video_env_fn if video_env_fn is not None else env_fn
+        venv = vector_cls([filmed if i < n_video else env_fn for i in range(len(batch_seeds))])
+        try:
+            batch, frames = _run_batch(policy, venv, batch_seeds, max_steps, n_video, device)
+        finally:
+            venv.close()
+        for i, r in enumerate(batch):
+            r["episode"] = first + i
+        results.extend(batch)
+        if output_dir is not None:
+            videos += _write_videos(output_dir, first, frames, fps)
+        bar.update(len(batch_seeds))
+        bar.set_postfix(success=f"{sum(r['success'] for r in results)}/{len(results)}")
+    bar.close()
+    successes = int(sum(r["success"] for r in results))
+    low, high = _wilson(successes, len(results))
+    result = EvalResult(
+        results, successes / len(results), low, high, seeds,
+        time.perf_counter() - start, output_dir, videos,
+    )  # fmt: skip
+    if output_dir is not None:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        info = {"summary": result.summary(), "config": asdict(cfg), "per_episode": results}
+        (output_dir / "eval_info.json").write_text(json.dumps(info, indent=1) + "\n")
+    return result
+
+
+def _probe_env(policy: Policy, env_fn: EnvFn, cfg: EvalConfig) -> tuple[int, int]:
+    """Check the policy fits the env's features; the episode limit and the video frame rate."""
     probe = env_fn()
     try:
         feats = env_features(probe)
@@ -175,58 +216,18 @@ def evaluate_env(
         probe.close()
     if not max_steps:
         raise ValueError("the env has no time limit: set eval.max_steps")
-    seeds = [cfg.seed_start + i for i in range(cfg.episodes)]
-    device = next(policy.parameters()).device
-    policy.eval()
-    results: list[dict[str, Any]] = []
-    videos: list[str] = []
-    bar = tqdm(total=cfg.episodes, desc="eval", disable=not cfg.progress, dynamic_ncols=True)
-    torch.manual_seed(cfg.seed_start)  # diffusion samples noise: keep runs reproducible
-    for first in range(0, cfg.episodes, cfg.num_envs):
-        batch_seeds = seeds[first : first + cfg.num_envs]
-        n_video = max(0, min(cfg.videos - first, len(batch_seeds)))
-        fns = [
-            (video_env_fn if (i < n_video and video_env_fn is not None) else env_fn)
-            for i in range(len(batch_seeds))
-        ]
-        vector_cls = gym.vector.AsyncVectorEnv if cfg.async_envs else gym.vector.SyncVectorEnv
-        venv = vector_cls(fns)
-        try:
-            batch_results, frames = _run_batch(
-                policy, venv, batch_seeds, max_steps, n_video, device
-            )
-        finally:
-            venv.close()
-        for i, r in enumerate(batch_results):
-            r["episode"] = first + i
-        results.extend(batch_results)
-        if output_dir is not None:
-            for i, episode_frames in enumerate(frames):
-                if episode_frames:
-                    path = output_dir / "videos" / f"episode_{first + i:04d}.mp4"
-                    _write_video(path, episode_frames, fps)
-                    videos.append(str(path))
-        bar.update(len(batch_seeds))
-        ok = sum(r["success"] for r in results)
-        bar.set_postfix(success=f"{ok}/{len(results)}")
-    bar.close()
-    successes = int(sum(r["success"] for r in results))
-    low, high = _wilson(successes, len(results))
-    result = EvalResult(
-        episodes=results,
-        success_rate=successes / len(results),
-        ci_low=low,
-        ci_high=high,
-        seeds=seeds,
-        elapsed_s=time.perf_counter() - start,
-        output_dir=output_dir,
-        video_paths=videos,
-    )
-    if output_dir is not None:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        info = {"summary": result.summary(), "config": asdict(cfg), "per_episode": results}
-        (output_dir / "eval_info.json").write_text(json.dumps(info, indent=1) + "\n")
-    return result
+    return int(max_steps), fps
+
+
+def _write_videos(output_dir: Path, first: int, frames: list[list[Any]], fps: int) -> list[str]:
+    """Write the filmed episodes of one batch (episode numbers from ``first``); their paths."""
+    paths = []
+    for i, episode_frames in enumerate(frames):
+        if episode_frames:
+            path = output_dir / "videos" / f"episode_{first + i:04d}.mp4"
+            _write_video(path, episode_frames, fps)
+            paths.append(str(path))
+    return paths
 
 
 def _run_batch(

@@ -11,11 +11,7 @@ progress and its duration.
 from __future__ import annotations
 
 import dataclasses
-import json
-import platform
-import sys
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +19,12 @@ import torch
 from tqdm import tqdm
 
 from bricobot.envs.registry import ENVS
+from bricobot.evaluation.report import DemoRun, log, write_report
+from bricobot.evaluation.sim_eval import EvalConfig, EvalResult, env_fn_from_config, evaluate_env
 from bricobot.policies.checkpoint import PRETRAINED_DIR
 from bricobot.policies.presets import load_preset
 from bricobot.registry import load_object
 from bricobot.training.config import TrainerConfig
-from bricobot.training.evaluation import EvalConfig, EvalResult, env_fn_from_config, evaluate_env
 
 
 @dataclass
@@ -85,10 +82,6 @@ class DemoResult:
     report_path: Path
     demos_recorded: int
     demos_failed: int
-
-
-def log(message: str) -> None:
-    print(f"[bricobot demo] {message}", file=sys.stderr, flush=True)
 
 
 def choose_preset(name: str) -> str:
@@ -150,10 +143,11 @@ def record_demos(
     from bricobot.runtime.commands import DatasetConfig, make_teleop, open_writer
     from bricobot.runtime.events import EpisodeEvents
     from bricobot.runtime.record import RecordSettings, record_episodes
+    from bricobot.teleop.sim_expert import SimExpertTeleopConfig
 
     task_config = {k: v for k, v in dataclasses.asdict(env_config).items() if k != "type"}
     robot = SimRobot(SimRobotConfig(task=env_config.type, task_config=task_config))
-    teleop = make_teleop(load_object(EXPERT_TELEOPS[env_config.type])(), robot)
+    teleop = make_teleop(SimExpertTeleopConfig(task=env_config.type), robot)
     hz = int(env_config.control_hz)
     episode_s = env_config.episode_length / hz
     dataset = DatasetConfig(str(root), task, num_demos, episode_s, 0.0, hz, True, codec)
@@ -202,65 +196,43 @@ def sim_demo(env_config: Any, output_dir: str | Path, cfg: DemoConfig | None = N
     out.mkdir(parents=True, exist_ok=True)
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
-    stage_s: dict[str, float] = {}
     preset = choose_preset(cfg.policy)
-    steps = cfg.steps or DEMO_STEPS.get(preset, 5000)
-    task_text = getattr(load_object(ENVS[env_config.type].impl), "description", "")
-
-    log(f"1/4 recording {cfg.num_demos} expert demonstrations (seeds from {cfg.demo_seed_start})")
-    t0 = time.perf_counter()
+    run = DemoRun(out, cfg, preset, cfg.steps or DEMO_STEPS.get(preset, 5000), env_config.type)
     dataset_root = out / "dataset"
-    saved, failed = record_demos(
-        env_config,
-        dataset_root,
-        cfg.num_demos,
-        cfg.demo_seed_start,
-        task_text or env_config.type,
-        cfg.codec,
-        cfg.progress,
-    )
-    stage_s["record"] = time.perf_counter() - t0
+    with run.stage(
+        "record",
+        f"1/4 recording {cfg.num_demos} expert demonstrations (seeds from {cfg.demo_seed_start})",
+    ):
+        task_text = getattr(load_object(ENVS[env_config.type].impl), "description", "")
+        run.saved, run.failed = record_demos(
+            env_config, dataset_root, cfg.num_demos, cfg.demo_seed_start,
+            task_text or env_config.type, cfg.codec, cfg.progress,
+        )  # fmt: skip
+    log(f"    {run.saved} episodes saved, {run.failed} expert failures discarded")
+    with run.stage("train", f"2/4 training {preset} for {run.steps} steps"):
+        run.train_result = _train_demo_policy(cfg, preset, run.steps, dataset_root, out)
+    assert run.train_result.last_checkpoint is not None
+    run.checkpoint = run.train_result.last_checkpoint / PRETRAINED_DIR
     log(
-        f"    {saved} episodes saved, {failed} expert failures discarded, {stage_s['record']:.0f} s"
+        f"    {run.train_result.steps_per_s:.1f} steps/s, {100 * run.train_result.data_wait_share:.1f}% "
+        f"of each step waiting for data; checkpoint {run.checkpoint}"
     )
-
-    log(f"2/4 training {preset} for {steps} steps")
-    t0 = time.perf_counter()
-    result = _train_demo_policy(cfg, preset, steps, dataset_root, out)
-    stage_s["train"] = time.perf_counter() - t0
-    assert result.last_checkpoint is not None
-    checkpoint = result.last_checkpoint / PRETRAINED_DIR
+    with run.stage(
+        "eval",
+        f"3/4 evaluating over {cfg.eval_episodes} episodes (seeds from {cfg.eval_seed_start})",
+    ):
+        run.eval_result = _evaluate_demo_policy(cfg, env_config, run.checkpoint, out)
+    ev = run.eval_result
     log(
-        f"    {result.steps_per_s:.1f} steps/s, {100 * result.data_wait_share:.1f}% of each step "
-        f"waiting for data, {stage_s['train']:.0f} s; checkpoint {checkpoint}"
+        f"    success {100 * ev.success_rate:.1f}% (95% CI {100 * ev.ci_low:.1f}–{100 * ev.ci_high:.1f}%)"
     )
-
-    log(f"3/4 evaluating over {cfg.eval_episodes} episodes (seeds from {cfg.eval_seed_start})")
-    t0 = time.perf_counter()
-    eval_result = _evaluate_demo_policy(cfg, env_config, checkpoint, out)
-    stage_s["eval"] = time.perf_counter() - t0
-    log(
-        f"    success {100 * eval_result.success_rate:.1f}% "
-        f"(95% CI {100 * eval_result.ci_low:.1f}–{100 * eval_result.ci_high:.1f}%), {stage_s['eval']:.0f} s"
-    )
-
     log("4/4 writing the report")
-    stage_s["total"] = sum(stage_s.values())
-    report = write_report(
-        out,
-        cfg,
-        preset,
-        steps,
-        saved,
-        failed,
-        result,
-        eval_result,
-        stage_s,
-        checkpoint,
-        env_config.type,
+    run.stage_s["total"] = sum(run.stage_s.values())
+    report = write_report(run)
+    log(f"done in {run.stage_s['total'] / 60:.1f} min: {report}")
+    return DemoResult(
+        out, dataset_root, run.checkpoint, ev, run.stage_s, report, run.saved, run.failed
     )
-    log(f"done in {stage_s['total'] / 60:.1f} min: {report}")
-    return DemoResult(out, dataset_root, checkpoint, eval_result, stage_s, report, saved, failed)
 
 
 def _train_demo_policy(
@@ -314,99 +286,3 @@ def _evaluate_demo_policy(
         out / "eval",
         video_env_fn=env_fn_from_config(env_config, render=True),
     )
-
-
-def write_report(
-    out: Path,
-    cfg: DemoConfig,
-    preset: str,
-    steps: int,
-    saved: int,
-    failed: int,
-    train_result: Any,
-    eval_result: EvalResult,
-    stage_s: dict[str, float],
-    checkpoint: Path,
-    env_name: str,
-) -> Path:
-    """``report.md`` (and ``report.json``) in ``out``: figures, artefacts and reproduce commands."""
-    s = eval_result.summary()
-    rel = lambda p: Path(p).resolve().relative_to(out.resolve()) if p else None  # noqa: E731
-    video = rel(eval_result.video_paths[0]) if eval_result.video_paths else None
-    plot = rel(train_result.plot_path) if train_result.plot_path else None
-    lines = [
-        "# bricobot demo report",
-        "",
-        f"**Success rate: {100 * eval_result.success_rate:.1f} %** "
-        f"({s['successes']}/{s['episodes']} episodes, 95 % Wilson interval "
-        f"{100 * eval_result.ci_low:.1f}–{100 * eval_result.ci_high:.1f} %), evaluation seeds "
-        f"{cfg.eval_seed_start}…{cfg.eval_seed_start + cfg.eval_episodes - 1}; demonstration seeds "
-        f"start at {cfg.demo_seed_start} ({saved} kept, {failed} expert failures discarded).",
-        "",
-        "| stage | time |",
-        "|---|---|",
-        *(f"| {k} | {v / 60:.1f} min ({v:.0f} s) |" for k, v in stage_s.items()),
-        "",
-        f"- Policy: `{preset}`, {steps} steps, {train_result.steps_per_s:.1f} steps/s, "
-        f"{100 * train_result.data_wait_share:.1f} % of step time waiting for data.",
-        f"- Final validation loss: {train_result.val_losses[-1][1]:.4f}"
-        if train_result.val_losses
-        else "- No validation split.",
-        f"- Checkpoint: `{rel(checkpoint)}`",
-        f"- Machine: {platform.machine()}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, {'CUDA' if torch.cuda.is_available() else 'no GPU'}.",
-        "",
-    ]
-    if plot:
-        lines += ["## Loss curves", "", f"![loss curves]({plot})", ""]
-    if video:
-        lines += ["## Rollout", "", f"[first evaluation episode]({video})", ""]
-    lines += [
-        "## Reproduce",
-        "",
-        "```bash",
-        f"bricobot demo  # this whole run (output in {out})",
-        "# or stage by stage:",
-        f"bricobot train policy={preset} dataset.root={out / 'dataset'} trainer.steps={steps} "
-        f"trainer.seed={cfg.seed}",
-        f"bricobot eval policy_path={checkpoint} env={env_name} eval.episodes={cfg.eval_episodes} "
-        f"eval.seed_start={cfg.eval_seed_start}",
-        "```",
-        "",
-    ]
-    path = out / "report.md"
-    path.write_text("\n".join(lines))
-    (out / "report.json").write_text(
-        json.dumps(
-            {
-                "eval": s,
-                "stage_s": stage_s,
-                "preset": preset,
-                "steps": steps,
-                "demos": saved,
-                "expert_failures": failed,
-                "config": asdict(cfg),
-            },
-            indent=1,
-            default=str,
-        )
-        + "\n"
-    )
-    return path
-
-
-#: The config class of each sim task's scripted expert teleoperator (ENVS name → "module:Class").
-EXPERT_TELEOPS: dict[str, str] = {
-    "so101_pick_cube": "bricobot.teleop.scripted:ScriptedExpertConfig",
-    # The other tasks: the generic teleoperator runs the expert named by the task's ENVS entry.
-    **{
-        name: "bricobot.teleop.sim_expert:SimExpertTeleopConfig"
-        for name in (
-            "so101_place_cube",
-            "so101_stack_cube",
-            "so101_push_t",
-            "koch_pick_cube",
-            "bimanual_so101_transfer_cube",
-        )
-    },
-}

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 from gymnasium.wrappers import TimeLimit
-from tests.fakes.policy_batches import make_stats, tiny_act_config
-from tests.fakes.policy_env import ReachEnv
 
+from bricobot.evaluation.sim_eval import EvalConfig, evaluate_env
 from bricobot.features import FeatureMismatchError
 from bricobot.policies.checkpoint import make_policy
-from bricobot.training.evaluation import EvalConfig, evaluate_env
+from tests.fakes.policy_batches import make_stats, tiny_act_config
+from tests.fakes.policy_env import ReachEnv
 
 
 def env_fn() -> TimeLimit:

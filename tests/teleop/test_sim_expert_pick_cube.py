@@ -1,4 +1,4 @@
-"""The scripted PickCube expert as a teleoperator driving the SimRobot."""
+"""The scripted PickCube expert (named by its registry entry) as a teleoperator driving the SimRobot."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import pytest
 from bricobot.registry import make
 from bricobot.robots.sim import SimRobot, SimRobotConfig
 from bricobot.teleop.registry import TELEOPERATORS
-from bricobot.teleop.scripted import ScriptedExpertConfig
+from bricobot.teleop.sim_expert import SimExpertTeleopConfig
 
 
 def test_expert_teleop_drives_the_sim_robot_to_success() -> None:
     robot = SimRobot(SimRobotConfig(task_config={"cameras": []}, seed=11))
-    teleop = make(TELEOPERATORS, "teleoperator", ScriptedExpertConfig(), robot=robot)
+    teleop = make(
+        TELEOPERATORS, "teleoperator", SimExpertTeleopConfig(task="so101_pick_cube"), robot=robot
+    )
     with robot, teleop:
         assert list(teleop.action_features) == list(robot.action_features)
         success = False
@@ -24,4 +26,4 @@ def test_expert_teleop_drives_the_sim_robot_to_success() -> None:
 
 def test_expert_needs_a_pick_cube_task() -> None:
     with pytest.raises(ValueError, match="robot=so101_sim"):
-        make(TELEOPERATORS, "teleoperator", ScriptedExpertConfig())
+        make(TELEOPERATORS, "teleoperator", SimExpertTeleopConfig(task="so101_pick_cube"))

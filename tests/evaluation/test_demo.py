@@ -12,7 +12,7 @@ import pytest
 from bricobot.datasets.metadata import DatasetMeta
 from bricobot.datasets.reader import BricobotDataset
 from bricobot.envs.tasks.pick_cube import PickCubeConfig
-from bricobot.training.pipeline import DemoConfig, sim_demo
+from bricobot.evaluation.demo import DemoConfig, sim_demo
 
 TINY = dict(
     chunk_size=4,
