@@ -41,7 +41,7 @@ def _time(fn: Callable[[], object], n: int) -> dict[str, float]:
 
 #: A vendor-SDK read that timed out is retried (as bricobot's bus retries its own), so a busy
 #: machine that starves the emulator for a moment does not end the benchmark; retries are counted.
-RETRIES = 3
+RETRIES = 20
 
 
 def _with_retries(

@@ -290,6 +290,24 @@ def test_development_commands_are_what_ci_runs() -> None:
 #: of an option wins), so every command in the table runs here as printed.
 TINY_BENCH_ARGS = {
     "scripts/expert_success.py": ["--episodes", "2"],
+    "scripts/bench/experts.py": ["--episodes", "1", "--speed-steps", "5"],
+    "scripts/benchmark_suite.py": [
+        "--tasks",
+        "so101_place_cube",
+        "--demos",
+        "2",
+        "--steps",
+        "2",
+        "--eval-episodes",
+        "2",
+        "--eval-num-envs",
+        "2",
+        "--eval-videos",
+        "0",
+        "--codec",
+        "libx264",
+        "--no-progress",
+    ],
     "scripts/bench/sim.py": ["--steps", "20"],
     "scripts/bench/bus.py": ["--n", "20"],
     "scripts/bus_fault_soak.py": ["--reads", "50"],
@@ -328,14 +346,23 @@ RUN_ELSEWHERE = {
 }
 
 
+#: Sections whose benchmark commands are printed inline (in tables and prose), not in bash blocks.
+BENCHMARK_SECTIONS = ("### Simulation tasks", "## Performance")
+
+
 def performance_commands() -> list[str]:
-    """Every command in the Performance table's command column, in order."""
-    text = README.read_text().split("## Performance", 1)[1].split("\n## ", 1)[0]
+    """Every inline command of the benchmark sections (the Performance table's command column,
+    the simulation tasks' figures), in order."""
+    readme = README.read_text()
     commands = []
-    for line in text.splitlines():
-        if line.startswith("|") and not line.startswith("|---"):
-            last_cell = line.rstrip("|").rsplit("|", 1)[-1]
-            commands += re.findall(r"`((?:python|bricobot|pytest|scripts/)[^`]*)`", last_cell)
+    for heading in BENCHMARK_SECTIONS:
+        text = readme.split(heading, 1)[1]
+        for line in re.split(r"\n#{2,3} ", text, maxsplit=1)[0].splitlines():
+            if line.startswith("|"):  # a table: its last column holds the command
+                cell = line.rstrip("|").rsplit("|", 1)[-1]
+                commands += re.findall(r"`((?:python |bricobot |pytest |scripts/)[^`]*)`", cell)
+            else:  # prose: scripts run with python
+                commands += re.findall(r"`(python scripts/[^`]*)`", line)
     return list(dict.fromkeys(commands))
 
 
