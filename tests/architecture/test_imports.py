@@ -45,7 +45,6 @@ LAYERS = {
     "evaluation": 3,
     "runtime": 3,
     "training": 3,
-    "remote": 3,
     "cli": 4,
 }
 EDGE_ONLY = ("bricobot.cli", "hydra", "omegaconf")

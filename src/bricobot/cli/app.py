@@ -107,10 +107,17 @@ def run_command(
 
 
 def save_effective_config(config: Any, output_dir: Path) -> Path:
-    """Write the effective config as ``config.yaml`` in ``output_dir`` and return its path."""
+    """Write the effective config as ``config.yaml`` in ``output_dir`` and return its path.
+
+    Secrets (a non-empty value of a key ending in ``token``) are written as ``"***"``.
+    """
     output_dir.mkdir(parents=True, exist_ok=True)
     path = output_dir / "config.yaml"
-    path.write_text(OmegaConf.to_yaml(OmegaConf.structured(config)))
+    cfg = OmegaConf.structured(config)
+    for key in list(cfg.keys()):
+        if str(key).endswith("token") and cfg[key]:
+            cfg[key] = "***"
+    path.write_text(OmegaConf.to_yaml(cfg))
     return path
 
 

@@ -44,6 +44,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dataset": ("bricobot.cli.dataset", "dataset tools: info, validate, repair, compact, edit"),
     "virtual-arm": ("bricobot.cli.virtual_arm", "an emulated servo bus on a pseudo-terminal"),
     "view": ("bricobot.cli.view", "a local web page for a dataset or a training run"),
+    "serve-policy": (
+        "bricobot.cli.serve_policy",
+        "serve a checkpoint's action chunks to a robot on another machine",
+    ),
 }
 
 #: Error types whose message is written for the user (bricobot raises ValueError and KeyError for

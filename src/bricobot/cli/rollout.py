@@ -8,13 +8,18 @@ The checkpoint's features are checked against the robot's before anything moves.
 
 ``policy_path`` takes what every command takes: a training run (its ``checkpoints/last``), a step
 (``checkpoints/004000``, ``checkpoints/last``) or a ``pretrained_model`` folder.
+
+With ``remote=HOST:PORT`` the policy runs on another machine (``bricobot serve-policy`` there) and
+``policy_path`` is not needed: the loop runs here, executing one chunk while the next is computed;
+the token comes from ``remote_token`` or the ``BRICOBOT_POLICY_TOKEN`` environment variable.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +27,7 @@ from omegaconf import MISSING
 
 from bricobot.cli.app import run_command
 from bricobot.runtime.commands import DatasetConfig
+from bricobot.runtime.remote.config import TOKEN_ENV, RemoteClientConfig, RemoteOptions
 from bricobot.runtime.shutdown import exit_code
 from bricobot.runtime.timing import format_runs, save_timing
 
@@ -43,6 +49,14 @@ class RolloutCommandConfig:
     progress: bool = True
     #: config.yaml and loop_timing.json (per-episode stage timing) go here; "" = outputs/rollout/<time>.
     output_dir: str = ""
+    #: HOST:PORT of `bricobot serve-policy` on another machine; "" runs policy_path here.
+    remote: str = ""
+    #: The server's shared token; "" reads BRICOBOT_POLICY_TOKEN (kept out of config.yaml).
+    remote_token: str = ""
+    #: Stop the rollout after this long without a fresh action from the server (s).
+    remote_outage_s: float = 10.0
+    #: Image encoding, action age bound, blending, timeouts of the remote policy.
+    remote_options: RemoteOptions = field(default_factory=RemoteOptions)
 
 
 def run(cfg: RolloutCommandConfig) -> int:
@@ -50,11 +64,24 @@ def run(cfg: RolloutCommandConfig) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")  # progress and timing lines
 
-    if not cfg.policy_path:
+    if not cfg.policy_path and not cfg.remote:
         print(
-            "bricobot rollout: give the checkpoint: policy_path=<training run or checkpoint folder>",
+            "bricobot rollout: give the checkpoint: policy_path=<training run or checkpoint folder>"
+            " (or remote=HOST:PORT of a `bricobot serve-policy`)",
             file=sys.stderr,
         )
+        return 2
+    if cfg.policy_path and cfg.remote:
+        print(
+            "bricobot rollout: give policy_path= (the policy runs here) or remote=HOST:PORT (it "
+            "runs on the server, which has its checkpoint), not both",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        factory = remote_source_factory(cfg) if cfg.remote else None
+    except ValueError as exc:
+        print(f"bricobot rollout: {exc}", file=sys.stderr)
         return 2
     try:
         result = run_rollout(
@@ -68,14 +95,51 @@ def run(cfg: RolloutCommandConfig) -> int:
             device=cfg.device,
             keyboard=cfg.keyboard,
             progress=cfg.progress,
+            source_factory=factory,
         )
     except Exception as exc:
         print(f"bricobot rollout: stopped: {exc}", file=sys.stderr)
         return 1
     save_timing(cfg.output_dir, result.timing)
     print(format_runs(result.timing))
+    if cfg.remote:
+        print(format_remote(result.timing))
     print(describe_rollout(result, cfg.dataset.root))
     return exit_code(result.reason)
+
+
+def remote_source_factory(cfg: RolloutCommandConfig) -> Callable[[Any], Any]:
+    """Builds the remote policy source for the robot and shakes hands (before the robot connects)."""
+    config = RemoteClientConfig(
+        address=cfg.remote,
+        token=cfg.remote_token or os.environ.get(TOKEN_ENV, ""),
+        outage_s=cfg.remote_outage_s,
+        options=cfg.remote_options,
+    )
+
+    def make(robot: Any) -> Any:
+        from bricobot.runtime.remote.client import RemotePolicySource
+
+        source = RemotePolicySource(config, robot, fps=cfg.fps)
+        source.connect()
+        return source
+
+    return make
+
+
+def format_remote(timing: list[dict[str, Any]]) -> str:
+    """One line over every episode: steps without a fresh action, worst action age and round trip."""
+    episodes = [t["action_source"] for t in timing if "action_source" in t]
+    if not episodes:
+        return "remote policy: no steps ran"
+    steps = sum(e["steps"] for e in episodes)
+    held = sum(e["steps_without_fresh_action"] for e in episodes)
+    age = max(e["action_age_ms"]["p99"] for e in episodes)
+    rtt = max(e["round_trip_ms"]["p90"] for e in episodes)
+    return (
+        f"remote policy over {len(episodes)} episode(s): {held} of {steps} steps without a fresh "
+        f"action (the arm held its goal); action age p99 {age:.0f} ms; round trip p90 {rtt:.0f} ms"
+    )
 
 
 def main(argv: Sequence[str]) -> int:

@@ -12,7 +12,7 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -50,6 +50,19 @@ def check_policy_on_robot(policy: Policy, robot: Robot) -> None:
     """Raise ``FeatureMismatchError`` (a diff by name) unless the policy fits the robot exactly."""
     available = boundary_features(robot.observation_features, robot.action_features)
     check_features(policy.config.all_features(), available, what=f"robot {robot.robot_type!r}")
+
+
+class RolloutSource(Protocol):
+    """What a rollout needs of its action source: observation → action, and a per-episode reset.
+
+    :class:`PolicyActionSource` runs a local policy; ``bricobot.runtime.remote.client.RemotePolicySource``
+    one on another machine. A source may also have ``close()`` (called when the rollout ends) and
+    ``episode_summaries()`` (one dict per episode, added to the timing as ``"action_source"``).
+    """
+
+    def __call__(self, observation: dict[str, Any]) -> dict[str, float]: ...
+
+    def reset(self) -> None: ...
 
 
 class PolicyActionSource:
@@ -139,6 +152,23 @@ def rollout(
     check_policy_on_robot(policy, robot)
     policy.eval()
     source = PolicyActionSource(policy, robot, device)
+    return rollout_source(
+        robot, source, settings, writer, events, should_stop, on_episode_start, clock, progress
+    )
+
+
+def rollout_source(
+    robot: Robot,
+    source: RolloutSource,
+    settings: RecordSettings,
+    writer: EpisodeWriter | None = None,
+    events: EpisodeEvents | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    on_episode_start: Callable[[], None] | None = None,
+    clock: Clock | None = None,
+    progress: RecordProgress | None = None,
+) -> RolloutResult:
+    """:func:`rollout` with any action source (checked against the robot by its maker)."""
 
     def start() -> None:
         if on_episode_start is not None:
@@ -158,19 +188,30 @@ def rollout(
             reset_source=hold_position,
             progress=progress,
         )
-        return RolloutResult(
+        result = RolloutResult(
             episodes=recorded.episodes_saved,
             reason=recorded.reason,
             timing=recorded.timing,
             recorded=recorded,
             interrupted_episode=recorded.interrupted_episode,
         )
-    session = EpisodeSession.create(robot, settings, events, should_stop, clock, progress)
-    return _run_episodes(session, source, start)
+    else:
+        session = EpisodeSession.create(robot, settings, events, should_stop, clock, progress)
+        result = _run_episodes(session, source, start)
+    _add_source_timing(result.timing, source)
+    return result
+
+
+def _add_source_timing(timing: list[dict[str, Any]], source: RolloutSource) -> None:
+    """Put the source's per-episode figures (a remote policy's action ages) beside the loop's."""
+    summaries = getattr(source, "episode_summaries", None)
+    if callable(summaries):
+        for episode, summary in zip(timing, summaries(), strict=False):
+            episode["action_source"] = summary
 
 
 def _run_episodes(
-    session: EpisodeSession, source: PolicyActionSource, start: Callable[[], None]
+    session: EpisodeSession, source: RolloutSource, start: Callable[[], None]
 ) -> RolloutResult:
     """The policy's episodes without recording; the arm holds still during reset periods."""
     settings, events, result = session.settings, session.events, RolloutResult()
@@ -212,16 +253,56 @@ def run_rollout(
     device: str = "cpu",
     keyboard: bool = True,
     progress: bool = True,
+    source_factory: Callable[[Robot], RolloutSource] | None = None,
 ) -> RolloutResult:
     """``bricobot rollout``: load the checkpoint, check it against the robot, then run it.
 
     Everything that can be refused (checkpoint, features, dataset resume) is checked before the
     robot connects. With ``dataset`` (its ``root`` set) the episodes are recorded. The keys are
     printed before the arm moves; ``progress`` shows the episode and its time on a status line.
+    ``source_factory`` replaces the local checkpoint (``policy_path`` is then unused): it builds
+    the action source for the robot before the robot connects (a remote policy shakes hands with
+    its server there), and the source is closed when the rollout ends.
     """
-    policy = load_policy(policy_path, device=device)
+    policy = load_policy(policy_path, device=device) if source_factory is None else None
     robot = make_robot(robot_config)
-    check_policy_on_robot(policy, robot)
+    if policy is None:
+        assert source_factory is not None
+        source: RolloutSource = source_factory(robot)
+    else:
+        check_policy_on_robot(policy, robot)
+        policy.eval()
+        source = PolicyActionSource(policy, robot, device)
+    try:
+        return _run_source(
+            robot,
+            source,
+            num_episodes,
+            episode_time_s,
+            reset_time_s,
+            fps,
+            dataset,
+            keyboard,
+            progress,
+        )
+    finally:
+        close = getattr(source, "close", None)
+        if callable(close):
+            close()
+
+
+def _run_source(
+    robot: Robot,
+    source: RolloutSource,
+    num_episodes: int,
+    episode_time_s: float,
+    reset_time_s: float,
+    fps: int,
+    dataset: DatasetConfig | None,
+    keyboard: bool,
+    progress: bool,
+) -> RolloutResult:
+    """The robot session of :func:`run_rollout`: writer, keys, signals, episodes, shutdown."""
     writer = None
     if dataset is not None and dataset.root:
         writer = open_writer(dataclasses.replace(dataset, fps=fps), robot)
@@ -236,15 +317,14 @@ def run_rollout(
         ):
             for line in key_help(None, events, "rollout"):
                 log.info(line)
-            result = rollout(
+            result = rollout_source(
                 robot,
-                policy,
+                source,
                 settings,
                 writer=writer,
                 events=events,
                 should_stop=signals,
                 on_episode_start=episode_start_hook(robot),
-                device=device,
                 progress=live,
             )
         result.signal = signals.received

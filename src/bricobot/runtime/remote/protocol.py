@@ -1,0 +1,291 @@
+"""The messages of the remote-policy protocol, built on :mod:`bricobot.runtime.remote.wire` frames.
+
+::
+
+    robot                                   server
+    HELLO {token, robot_type, features} ->
+                                        <-  WELCOME {policy_type, features, chunk_size}
+                                            or ERROR {code: auth | features | busy | protocol}
+    OBSERVATION {seq, obs_time_s} + state, camera frames ->
+                                        <-  CHUNK {seq, obs_time_s, infer_s} + action (n, A)
+    ...
+
+Every message carries ``time_s``, the sender's monotonic clock. Ages are measured on the robot's
+clock only (the server echoes ``obs_time_s``), so the two machines' clocks never need to agree.
+Features travel as ``{key: {"shape": [...], "names": [...]}}``, the checkpoint's spec format.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from bricobot.errors import BricobotError
+from bricobot.policies.base import (
+    ACTION_KEY,
+    IMAGE_PREFIX,
+    STATE_KEY,
+    FeatureConfig,
+    is_image_key,
+)
+from bricobot.runtime.remote.images import decode_image, encode_image
+from bricobot.runtime.remote.wire import Blob, Frame, WireError, raw_blob
+
+#: Limits on a feature spec from the peer.
+MAX_FEATURES = 32
+MAX_NAMES = 256
+
+
+class Kind(enum.IntEnum):
+    HELLO = 1
+    WELCOME = 2
+    OBSERVATION = 3
+    CHUNK = 4
+    ERROR = 5
+
+
+class RemoteError(BricobotError):
+    """The policy server refused the robot, or the robot side cannot go on; says what to do."""
+
+
+class RemoteAuthError(RemoteError):
+    """The server refused the token."""
+
+
+class RemoteUnavailableError(RemoteError):
+    """The server cannot be reached, or stopped answering for longer than ``remote_outage_s``."""
+
+
+@dataclass
+class Hello:
+    token: str
+    robot_type: str
+    features: dict[str, FeatureConfig]
+    time_s: float
+
+
+@dataclass
+class Welcome:
+    policy_type: str
+    features: dict[str, FeatureConfig]
+    chunk_size: int
+    time_s: float
+    #: The checkpoint's temporal-ensembling coefficient (ACT), None when it executes chunks.
+    ensemble_coeff: float | None = None
+
+
+@dataclass
+class Chunk:
+    """Actions ``(n, A)`` computed from the observation the robot stamped ``obs_time_s``."""
+
+    seq: int
+    obs_time_s: float
+    actions: np.ndarray
+    infer_s: float
+
+
+def now_s() -> float:
+    return time.monotonic()
+
+
+def features_to_json(features: Mapping[str, FeatureConfig]) -> dict[str, Any]:
+    return {k: {"shape": list(f.shape), "names": list(f.names)} for k, f in features.items()}
+
+
+def features_from_json(obj: Any) -> dict[str, FeatureConfig]:
+    """A peer's feature spec, type-checked entry by entry."""
+    if not isinstance(obj, dict) or len(obj) > MAX_FEATURES:
+        raise WireError(f"'features' must be an object of at most {MAX_FEATURES} entries")
+    out: dict[str, FeatureConfig] = {}
+    for key, value in obj.items():
+        shape = value.get("shape") if isinstance(value, dict) else None
+        names = value.get("names", []) if isinstance(value, dict) else None
+        if (
+            not isinstance(shape, list)
+            or not 0 < len(shape) <= 4
+            or not all(type(s) is int and 0 < s <= 1 << 16 for s in shape)
+            or not isinstance(names, list)
+            or len(names) > MAX_NAMES
+            or not all(isinstance(n, str) and len(n) <= 200 for n in names)
+        ):
+            raise WireError(f"feature {str(key)[:60]!r}: needs a shape (positive sizes) and names")
+        out[str(key)] = FeatureConfig(shape=shape, names=names)
+    return out
+
+
+def field_of(header: Mapping[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    """``header[name]``, refused unless present and of ``kind`` (bool is not an int here)."""
+    value = header.get(name)
+    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _types(kind)):
+        raise WireError(f"message field {name!r} is missing or not {_type_names(kind)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise WireError(f"message field {name!r} is not finite")
+    return value
+
+
+def _types(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _type_names(kind: type | tuple[type, ...]) -> str:
+    return " or ".join(t.__name__ for t in _types(kind))
+
+
+def expect(frame: Frame, kind: Kind) -> None:
+    """Refuse a frame of another kind; an ERROR frame becomes the error it reports."""
+    if frame.kind == Kind.ERROR:
+        raise error_from_frame(frame)
+    if frame.kind != kind:
+        raise WireError(f"expected a {kind.name} message, got kind {frame.kind}")
+    field_of(frame.header, "time_s", (int, float))
+
+
+def hello_header(token: str, robot_type: str, features: Mapping[str, FeatureConfig]) -> dict:
+    return {
+        "time_s": now_s(),
+        "token": token,
+        "robot_type": robot_type,
+        "features": features_to_json(features),
+    }
+
+
+def parse_hello(frame: Frame) -> Hello:
+    expect(frame, Kind.HELLO)
+    h = frame.header
+    return Hello(
+        token=field_of(h, "token", str),
+        robot_type=field_of(h, "robot_type", str)[:100],
+        features=features_from_json(h.get("features")),
+        time_s=float(h["time_s"]),
+    )
+
+
+def welcome_header(
+    policy_type: str,
+    features: Mapping[str, FeatureConfig],
+    chunk_size: int,
+    ensemble_coeff: float | None,
+) -> dict:
+    return {
+        "time_s": now_s(),
+        "policy_type": policy_type,
+        "features": features_to_json(features),
+        "chunk_size": chunk_size,
+        "ensemble_coeff": ensemble_coeff,
+    }
+
+
+def parse_welcome(frame: Frame) -> Welcome:
+    expect(frame, Kind.WELCOME)
+    h = frame.header
+    features = features_from_json(h.get("features"))
+    if ACTION_KEY not in features:
+        raise WireError("the server's features have no 'action'")
+    coeff = h.get("ensemble_coeff")
+    return Welcome(
+        policy_type=field_of(h, "policy_type", str),
+        features=features,
+        chunk_size=field_of(h, "chunk_size", int),
+        time_s=float(h["time_s"]),
+        ensemble_coeff=None
+        if coeff is None
+        else float(field_of(h, "ensemble_coeff", (int, float))),
+    )
+
+
+def observation_header(seq: int, obs_time_s: float) -> dict:
+    return {"time_s": now_s(), "seq": seq, "obs_time_s": obs_time_s}
+
+
+def chunk_message(seq: int, obs_time_s: float, actions: np.ndarray, infer_s: float) -> tuple:
+    """Header and blobs of a CHUNK answering observation ``seq``; ``actions`` is ``(n, A)``."""
+    header = {"time_s": now_s(), "seq": seq, "obs_time_s": obs_time_s, "infer_s": infer_s}
+    return header, [raw_blob(ACTION_KEY, np.asarray(actions, np.float32))]
+
+
+def parse_chunk(frame: Frame, action_dim: int) -> Chunk:
+    """A CHUNK whose action tensor is finite float32 ``(n, action_dim)`` with n >= 1."""
+    expect(frame, Kind.CHUNK)
+    blob = frame.blobs.get(ACTION_KEY)
+    if blob is None or blob.encoding != "raw" or blob.dtype != "float32":
+        raise WireError("a CHUNK needs a raw float32 'action' tensor")
+    if len(blob.shape) != 2 or blob.shape[0] < 1 or blob.shape[1] != action_dim:
+        raise WireError(f"action chunk of shape {list(blob.shape)}, expected (n, {action_dim})")
+    actions = blob.array()
+    if not np.isfinite(actions).all():
+        raise WireError("the action chunk holds non-finite values")
+    return Chunk(
+        seq=field_of(frame.header, "seq", int),
+        obs_time_s=float(field_of(frame.header, "obs_time_s", (int, float))),
+        actions=actions,
+        infer_s=float(field_of(frame.header, "infer_s", (int, float))),
+    )
+
+
+def error_header(code: str, message: str) -> dict:
+    return {"time_s": now_s(), "code": code, "message": message[:2000]}
+
+
+def error_from_frame(frame: Frame) -> BricobotError:
+    """The exception an ERROR frame from the server stands for."""
+    from bricobot.features import FeatureMismatchError
+
+    code = str(frame.header.get("code", ""))[:40]
+    message = str(frame.header.get("message", "no message"))[:2000]
+    if code == "auth":
+        return RemoteAuthError(message)
+    if code == "features":
+        return FeatureMismatchError(message)
+    return RemoteError(f"the policy server refused ({code}): {message}")
+
+
+def observation_blobs(
+    observation: Mapping[str, Any],
+    features: Mapping[str, FeatureConfig],
+    image_encoding: str,
+    jpeg_quality: int = 90,
+) -> list[Blob]:
+    """Blobs of a robot observation (``"<joint>.pos"`` values, ``"<camera>"`` frames) for the
+    policy inputs in ``features``: ``observation.state`` float32 ``(D,)`` in the policy's name
+    order, one image blob per camera."""
+    blobs = []
+    for key, feature in features.items():
+        if key == STATE_KEY:
+            state = np.array([observation[n] for n in feature.names], np.float32)  # (D,)
+            blobs.append(raw_blob(key, state))
+        elif is_image_key(key):
+            camera = key.removeprefix(IMAGE_PREFIX)
+            blobs.append(encode_image(key, observation[camera], image_encoding, jpeg_quality))
+    return blobs
+
+
+def parse_observation(
+    frame: Frame, features: Mapping[str, FeatureConfig]
+) -> tuple[int, float, dict[str, np.ndarray]]:
+    """``(seq, obs_time_s, inputs)`` of an OBSERVATION: every policy input present, with the shape
+    of its feature (state finite float32 ``(D,)``, images uint8 ``(H, W, 3)``)."""
+    expect(frame, Kind.OBSERVATION)
+    seq = field_of(frame.header, "seq", int)
+    obs_time_s = float(field_of(frame.header, "obs_time_s", (int, float)))
+    inputs: dict[str, np.ndarray] = {}
+    for key, feature in features.items():
+        if key == ACTION_KEY:
+            continue
+        blob = frame.blobs.get(key)
+        if blob is None:
+            raise WireError(f"the observation has no {key!r}")
+        if is_image_key(key):
+            inputs[key] = decode_image(blob, tuple(feature.shape))
+            continue
+        if blob.encoding != "raw" or blob.dtype != "float32" or list(blob.shape) != feature.shape:
+            raise WireError(f"{key!r} must be raw float32 {feature.shape}, got {list(blob.shape)}")
+        inputs[key] = blob.array().copy()  # writable, as torch wants
+        if not np.isfinite(inputs[key]).all():
+            raise WireError(f"{key!r} holds non-finite values")
+    return seq, obs_time_s, inputs
