@@ -4,13 +4,21 @@ EEPROM journal is written to a temporary folder."""
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
+import warnings
 
 import pytest
 
 # The EEPROM write journal (motors/eeprom_log.py) goes to a throwaway folder, never the user's;
 # set before any test (and any subprocess it starts) runs.
 os.environ.setdefault("BRICOBOT_STATE_DIR", tempfile.mkdtemp(prefix="bricobot-state-"))
+
+# A shell starts a background job (`pytest … &`, nohup, some CI runners) with SIGINT ignored, and
+# every process it starts inherits that: the Ctrl-C tests (here and in the commands they start)
+# would then wait for an interrupt that never comes. Give SIGINT back its usual meaning.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -22,3 +30,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             for item in items:
                 if "gpu" in item.keywords:
                     item.add_marker(skip)
+
+
+_REAL_TIME = {getattr(os, name) for name in ("SCHED_FIFO", "SCHED_RR") if hasattr(os, name)}
+
+
+@pytest.fixture(autouse=True)
+def _normal_scheduling():  # type: ignore[no-untyped-def]
+    """Put the test process back to normal scheduling if a test left it real-time.
+
+    Run as root, SVT-AV1 makes the thread that opens an encoder SCHED_FIFO 99 for good, and every
+    process started from it afterwards inherits that: a real-time Chromium (tests/viewer) once
+    livelocked a loaded 2-core machine for 20 minutes. ``datasets.video.thread_scheduling_kept``
+    undoes it where bricobot opens encoders; this catches the rest, and says so.
+    """
+    yield
+    if not _REAL_TIME or os.sched_getscheduler(0) not in _REAL_TIME:
+        return
+    os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    warnings.warn(
+        "the test left the test process under a real-time scheduling policy (SCHED_FIFO/RR; "
+        "an SVT-AV1 encoder opened as root?); reset to normal",
+        stacklevel=1,
+    )

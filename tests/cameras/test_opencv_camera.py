@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import time
 from pathlib import Path
 
 import cv2
@@ -14,6 +13,7 @@ import pytest
 from bricobot.cameras.base import CameraError
 from bricobot.cameras.opencv import OpenCVCamera, OpenCVCameraConfig
 from bricobot.errors import DeviceNotConnectedError
+from bricobot.runtime.clock import FakeClock
 from tests.fakes.fake_capture import FakeVideoCapture
 
 
@@ -103,29 +103,36 @@ def test_device_refusing_the_size_is_an_error() -> None:
 
 def test_stalled_camera_raises_instead_of_reusing_the_last_frame() -> None:
     fake = FakeVideoCapture(fps=100)
+    clock = FakeClock(start_s=1000.0)
     config = OpenCVCameraConfig(index_or_path="0", max_age_periods=3)
-    with OpenCVCamera(config, name="top", capture_factory=lambda src, api: fake) as camera:
-        camera.read(timeout_s=2.0)
+    camera = OpenCVCamera(
+        config, name="top", capture_factory=lambda src, api: fake, clock=clock.now
+    )
+    with camera:
+        camera.read(timeout_s=30.0)
         fake.stall()
-        time.sleep(0.1)  # well past 3 periods of 10 ms
+        assert fake.wait_stalled(), "the fake driver never noticed the stall"
+        clock.advance(0.05)  # 5 periods of 10 ms since the newest frame
         with pytest.raises(CameraError, match=r"camera 'top'.*ms old"):
             camera.read_latest()
-        # Either no new frame came, or the one that did is already too old: never a stale frame.
+        # Frames that came after the one read are as old: never a stale frame, whichever it is.
         with pytest.raises(CameraError, match=r"camera 'top'.*(no new frame|ms old)"):
             camera.read()
 
 
 def test_stale_frame_is_refused_by_age_on_an_injected_clock() -> None:
     fake = FakeVideoCapture(fps=100)
-    now = [1000.0]
+    clock = FakeClock(start_s=1000.0)
     config = OpenCVCameraConfig(index_or_path="0", max_age_periods=2)
-    camera = OpenCVCamera(config, capture_factory=lambda src, api: fake, clock=lambda: now[0])
+    camera = OpenCVCamera(config, capture_factory=lambda src, api: fake, clock=clock.now)
     with camera:
         frame = camera.read_latest()
         assert frame.capture_time_s == 1000.0
         fake.stall()
-        time.sleep(0.05)  # let a frame in flight land before time moves on
-        now[0] += 0.5  # the newest frame is now 50 periods old
+        assert fake.wait_stalled(), "the fake driver never noticed the stall"
+        clock.advance(0.015)  # 1.5 periods: still fresh
+        assert camera.read_latest().capture_time_s == 1000.0
+        clock.advance(0.485)  # the newest frame is now 50 periods old
         with pytest.raises(CameraError, match="frame periods"):
             camera.read_latest()
 

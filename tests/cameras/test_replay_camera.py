@@ -13,6 +13,7 @@ import pytest
 
 from bricobot.cameras.base import CameraError
 from bricobot.cameras.replay import ReplayCamera, ReplayCameraConfig
+from bricobot.runtime.clock import FakeClock
 
 
 def write_mp4(path: Path, n_frames: int = 6, fps: int = 50) -> Path:
@@ -29,15 +30,33 @@ def write_mp4(path: Path, n_frames: int = 6, fps: int = 50) -> Path:
     return path
 
 
-def read_until_end(camera: ReplayCamera, limit: int = 50) -> tuple[list, str]:
-    """Every frame a reader gets until the (non-looping) recording runs out, and the error."""
+class TickingClock(FakeClock):
+    """Fake time that moves 1 µs at each reading: capture times still increase, but frames age
+    only when the test advances it, so a reader starved on a busy machine never sees them stale."""
+
+    def __init__(self, start_s: float = 1000.0) -> None:
+        super().__init__(start_s)
+        self._ticks = itertools.count(1)  # next() is atomic: two threads read this clock
+
+    def now(self) -> float:
+        return self.time_s + next(self._ticks) * 1e-6
+
+
+def read_until_end(camera: ReplayCamera, deadline_s: float = 30.0) -> tuple[list, str]:
+    """Every frame a reader gets until the (non-looping) recording runs out, and the error.
+
+    A read that found no new frame before the end (the capture thread starved on a busy machine)
+    is tried again: playback may be late, never out of order.
+    """
     frames = []
-    for _ in range(limit):
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
         try:
             frames.append(camera.read())
         except CameraError as exc:
-            return frames, str(exc)
-    raise AssertionError("the recording never ended")
+            if "end of the recording" in str(exc):
+                return frames, str(exc)
+    raise AssertionError(f"the recording never ended ({len(frames)} frames in {deadline_s} s)")
 
 
 def level(frame) -> int:  # type: ignore[no-untyped-def]
@@ -47,7 +66,7 @@ def level(frame) -> int:  # type: ignore[no-untyped-def]
 def test_mp4_plays_in_order_at_its_rate_then_stops(tmp_path: Path) -> None:
     path = write_mp4(tmp_path / "episode.mp4")
     config = ReplayCameraConfig(path=str(path), loop=False, max_age_periods=20)
-    with ReplayCamera(config, name="front") as camera:
+    with ReplayCamera(config, name="front", clock=TickingClock().now) as camera:
         assert camera.shape == (48, 64, 3)
         assert camera.period_s == pytest.approx(1 / 50)
         frames, error = read_until_end(camera)
@@ -63,8 +82,9 @@ def test_mp4_plays_in_order_at_its_rate_then_stops(tmp_path: Path) -> None:
 
 def test_looping_playback_starts_again(tmp_path: Path) -> None:
     path = write_mp4(tmp_path / "episode.mp4", n_frames=4)
-    with ReplayCamera(ReplayCameraConfig(path=str(path), fps=100, max_age_periods=50)) as camera:
-        levels = [level(camera.read()) for _ in range(12)]
+    config = ReplayCameraConfig(path=str(path), fps=100, max_age_periods=50)
+    with ReplayCamera(config, clock=TickingClock().now) as camera:
+        levels = [level(camera.read(timeout_s=30.0)) for _ in range(12)]
     assert any(b < a for a, b in itertools.pairwise(levels))  # wrapped around at least once
     assert min(levels) >= 17 and max(levels) <= 143
 
@@ -72,11 +92,13 @@ def test_looping_playback_starts_again(tmp_path: Path) -> None:
 def test_without_loop_reads_fail_once_the_last_frame_is_too_old(tmp_path: Path) -> None:
     path = write_mp4(tmp_path / "short.mp4", n_frames=3)
     config = ReplayCameraConfig(path=str(path), loop=False, fps=100, max_age_periods=10)
-    with ReplayCamera(config) as camera:
+    clock = TickingClock()
+    with ReplayCamera(config, clock=clock.now) as camera:
         frames, error = read_until_end(camera)
         assert len(frames) in (1, 2, 3)
         assert "end of the recording" in error
-        time.sleep(0.15)  # > 10 periods of 10 ms
+        assert level(camera.read_latest()) == level(frames[-1])  # the last frame, still fresh
+        clock.advance(0.15)  # > 10 periods of 10 ms since it was captured
         with pytest.raises(CameraError, match="ms old"):
             camera.read_latest()
 
@@ -89,7 +111,7 @@ def test_image_folder_plays_sorted_and_resized(tmp_path: Path) -> None:
     config = ReplayCameraConfig(
         path=str(folder), fps=100, width=64, height=48, loop=False, max_age_periods=20
     )
-    with ReplayCamera(config) as camera:
+    with ReplayCamera(config, clock=TickingClock().now) as camera:
         frames, _ = read_until_end(camera)
     assert all(f.image.shape == (48, 64, 3) for f in frames)
     values = [int(f.image[0, 0, 0]) for f in frames]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -19,6 +21,15 @@ def test_probe_falls_back_with_one_actionable_warning() -> None:
     with pytest.warns(UserWarning, match="'libnope' is not usable.*recording with 'libsvtav1'"):
         assert probe_encoder(VideoOptions(codec="libnope")) == "libsvtav1"
     assert probe_encoder(VideoOptions(codec="libx264")) == "libx264"
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getscheduler"), reason="Linux scheduling API")
+def test_probing_the_encoder_leaves_this_threads_scheduling_as_it_was() -> None:
+    # Run as root, SVT-AV1 makes the thread that opens it real-time (SCHED_FIFO 99) for good:
+    # every process the recorder started afterwards would be real-time too.
+    before = os.sched_getscheduler(0), os.sched_getparam(0)
+    assert probe_encoder(VideoOptions(codec="libsvtav1")) == "libsvtav1"
+    assert (os.sched_getscheduler(0), os.sched_getparam(0)) == before
 
 
 def test_encoder_process_counts_frames_and_decodes_frame_accurately(tmp_path) -> None:

@@ -125,8 +125,9 @@ def torque_on(arm: Arm) -> list[bool]:
     return [arm.virtual.bus.servo(m.id).torque_enabled for m in arm.virtual.spec.motors]
 
 
-def settled(condition: Callable[[], bool], timeout_s: float = 3.0) -> bool:
-    """True once ``condition`` holds; the emulator applies the last bytes written on its own thread."""
+def settled(condition: Callable[[], bool], timeout_s: float = 30.0) -> bool:
+    """True once ``condition`` holds; the emulator applies the last bytes written on its own thread
+    (which may wait for a CPU on a busy machine: the deadline only bounds a failing test)."""
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:

@@ -134,7 +134,9 @@ def test_sigterm_stops_the_record_command_with_torque_as_configured(
             *timeout_args(leader, "teleop"),
             f"dataset.root={root}",
             "dataset.num_episodes=100",
-            "dataset.episode_time_s=0.5",
+            # Long enough that the signal, sent 0.2 s into the second episode, lands in it even
+            # when this test waits for a CPU on a busy machine.
+            "dataset.episode_time_s=2",
             "dataset.reset_time_s=0",
         ],
         cwd=tmp_path,
@@ -149,7 +151,7 @@ def test_sigterm_stops_the_record_command_with_torque_as_configured(
             assert proc.poll() is None, proc.communicate()[1]
             assert time.monotonic() < deadline, "no episode saved in 60 s"
             time.sleep(0.05)
-        time.sleep(0.2)
+        time.sleep(0.2)  # the next episode starts once the first is saved
         assert torque_on_any(follower)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)

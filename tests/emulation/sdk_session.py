@@ -1,9 +1,16 @@
-"""Helpers for driving the emulators with the vendors' own SDKs on a busy machine.
+"""The vendors' SDK ports, made to wait for the emulator the way a busy machine needs.
 
-The vendor SDKs wait a fixed ~34 ms for a reply. On a loaded 2-core CI machine the emulator thread
-(same process, same GIL) can miss that now and then, so a transaction that timed out is retried;
-a wrong answer would repeat. For an instruction that cannot be repeated (it changes the servo's id
-or baud rate), :func:`error_once` sends it once and, when the SDK gave up, reads the late reply.
+The SDKs wait ~34 ms for a status packet (``2 × 16 ms`` of USB latency-timer slack) and spin on a
+non-blocking read meanwhile. The emulator is a thread of the test process: the spinning reader
+holds the GIL that the emulator needs to answer, so on a loaded machine each hand-over waits for
+a CPU and a GIL switch, and many transactions ran out of their 34 ms (retries did not help: every
+attempt met the same starvation). The ports below keep every byte the SDK sends and parses as it
+is, and change only the wait: the reader sleeps in ``select`` (leaving the GIL and the CPU to the
+emulator) and gives a reply :data:`REPLY_TIMEOUT_MS` to come. An answer comes as soon as it is
+there, so the long budget costs time only in a test that fails.
+
+:func:`next_status` reads status packets raw, for instructions the SDK sends without waiting for
+the reply (ACTION) or bytes written around the SDK.
 """
 
 from __future__ import annotations
@@ -12,34 +19,41 @@ import os
 import select
 import time
 
+import dynamixel_sdk as dxl
+import scservo_sdk as scs
+
 from bricobot.motors.protocol import dynamixel as dp
 from bricobot.motors.protocol import feetech as fp
 
-TRIES = 10
-#: Pause before a retry, doubling from the first to the last, so that a starved emulator thread
-#: gets the CPU (about 6 s in all before a transaction is given up).
-FIRST_PAUSE_S, LAST_PAUSE_S = 0.1, 1.0
-#: How long a raw read waits for a late status packet: generous, it only bounds a failing test.
-LATE_REPLY_S = 5.0
+#: How long an SDK transaction waits for its status packet (ms): generous, it only bounds a
+#: failing test.
+REPLY_TIMEOUT_MS = 10_000.0
+#: How long a raw read waits for a status packet (s).
+LATE_REPLY_S = REPLY_TIMEOUT_MS / 1000.0
 
 
-def until_ok(call, success_code, port=None):  # type: ignore[no-untyped-def]
-    """Call an SDK transaction until its result code says success (at most TRIES times).
+class _Patient:
+    """Mixin for an SDK PortHandler: a long reply budget, waited for in ``select``."""
 
-    Between tries, after a pause, a late reply to the timed-out request is drained so that the
-    next request does not read it as its own answer.
-    """
-    pause_s = FIRST_PAUSE_S
-    for _ in range(TRIES):
-        result = call()
-        code = result if isinstance(result, int) else result[-2] if len(result) == 3 else result[0]
-        if code == success_code:
-            break
-        time.sleep(pause_s)
-        pause_s = min(2 * pause_s, LAST_PAUSE_S)
-        if port is not None:
-            port.ser.reset_input_buffer()
-    return result
+    packet_timeout: float
+    ser: object
+
+    def setPacketTimeout(self, packet_length: int) -> None:
+        super().setPacketTimeout(packet_length)  # type: ignore[misc]
+        self.packet_timeout = max(self.packet_timeout, REPLY_TIMEOUT_MS)
+
+    def readPort(self, length: int):  # type: ignore[no-untyped-def]
+        remaining_ms = self.packet_timeout - self.getTimeSinceStart()  # type: ignore[attr-defined]
+        select.select((self.ser.fileno(),), (), (), max(remaining_ms, 0.0) / 1000.0)  # type: ignore[attr-defined]
+        return super().readPort(length)  # type: ignore[misc]
+
+
+class DynamixelPort(_Patient, dxl.PortHandler):
+    """``dynamixel_sdk.PortHandler`` that waits for the emulator (see the module docstring)."""
+
+
+class FeetechPort(_Patient, scs.PortHandler):
+    """``scservo_sdk.PortHandler`` that waits for the emulator (see the module docstring)."""
 
 
 def next_status(port, servo_id: int, wait_s: float = LATE_REPLY_S, feetech: bool = False):  # type: ignore[no-untyped-def]
@@ -58,15 +72,3 @@ def next_status(port, servo_id: int, wait_s: float = LATE_REPLY_S, feetech: bool
             if packet.servo_id == servo_id:
                 return got
     return got
-
-
-def error_once(call, success_code, port, servo_id: int, feetech: bool = False) -> int:  # type: ignore[no-untyped-def]
-    """Send a non-repeatable instruction once (it changes the id or the baud rate: a retry would
-    go unanswered); the error byte of its status packet, from the SDK or, when the SDK timed
-    out, from the late reply read raw."""
-    result, error = call()
-    if result == success_code:
-        return int(error)
-    late = next_status(port, servo_id, feetech=feetech)
-    assert late, f"no status packet from id {servo_id} within {LATE_REPLY_S} s"
-    return late[-1].code if feetech else late[-1].error

@@ -13,7 +13,7 @@ import pytest
 
 from bricobot.emulation import VirtualBus, VirtualServo
 from bricobot.motors.protocol import dynamixel as dp
-from tests.emulation.sdk_session import error_once, next_status, until_ok
+from tests.emulation.sdk_session import DynamixelPort, next_status
 
 OK = dxl.COMM_SUCCESS
 RESULT_FAIL, INSTRUCTION, DATA_RANGE, DATA_LENGTH, DATA_LIMIT, ACCESS = 1, 2, 4, 5, 6, 7
@@ -28,28 +28,24 @@ TURN = 4096
 
 
 class Session:
-    """One SDK port and packet handler on a virtual bus, with retried transactions."""
+    """One SDK port and packet handler on a virtual bus."""
 
     def __init__(self, vbus: VirtualBus, baudrate: int = 57_600) -> None:
         self.vbus = vbus
-        self.port = dxl.PortHandler(vbus.port)
+        self.port = DynamixelPort(vbus.port)
         assert self.port.openPort() and self.port.setBaudRate(baudrate)
         self.ph = dxl.PacketHandler(2.0)
 
     def write(self, servo_id: int, address: int, value: int, size: int) -> int:
         """WRITE ``value`` (little-endian, two's complement) and return the status error byte."""
         data = list((value & ((1 << 8 * size) - 1)).to_bytes(size, "little"))
-        result, error = until_ok(
-            lambda: self.ph.writeTxRx(self.port, servo_id, address, size, data), OK, self.port
-        )
+        result, error = self.ph.writeTxRx(self.port, servo_id, address, size, data)
         assert result == OK
         return int(error)
 
     def read(self, servo_id: int, address: int, size: int) -> tuple[list[int], int]:
         """READ: ``(data bytes, status error byte)``."""
-        data, result, error = until_ok(
-            lambda: self.ph.readTxRx(self.port, servo_id, address, size), OK, self.port
-        )
+        data, result, error = self.ph.readTxRx(self.port, servo_id, address, size)
         assert result == OK
         return list(data), int(error)
 
@@ -62,7 +58,7 @@ class Session:
 
     def round_trip(self, servo_id: int = 1) -> None:
         """A PING answered: every instruction sent before it (broadcasts too) has been served."""
-        assert until_ok(lambda: self.ph.ping(self.port, servo_id), OK, self.port)[1] == OK
+        assert self.ph.ping(self.port, servo_id)[1] == OK
 
 
 @pytest.fixture
@@ -84,27 +80,27 @@ def test_bulk_read_answers_each_id_its_own_item_in_the_order_asked(bus: Session)
     assert reader.addParam(3, ID, 1)
     assert reader.addParam(1, PRESENT_POSITION, 4)
     assert reader.addParam(2, PRESENT_TEMPERATURE, 1)
-    assert until_ok(reader.txRxPacket, OK, bus.port) == OK  # the SDK reads replies in this order
+    assert reader.txRxPacket() == OK  # the SDK reads replies in this order
     assert reader.getData(3, ID, 1) == 3
     assert reader.getData(1, PRESENT_POSITION, 4) == 1234
     assert reader.getData(2, PRESENT_TEMPERATURE, 1) == 30
 
 
-def _bulk_read_two(bus: Session, param: list[int]) -> tuple[list, int, int]:
-    """Bulk read of ids 1 then 2; ``(replies, result, 0)`` for ``until_ok``."""
+def _bulk_read_two(bus: Session, param: list[int]) -> tuple[list, int]:
+    """Bulk read of ids 1 then 2: ``(replies, result)``, each reply ``(data, error)``."""
     result = bus.ph.bulkReadTx(bus.port, param, len(param), False)
     replies = []
     for servo_id, size in ((1, param[3]), (2, param[8])):
         if result == OK:
             data, result, error = bus.ph.readRx(bus.port, servo_id, size)
             replies.append((list(data), error))
-    return replies, result, 0
+    return replies, result
 
 
 def test_bulk_read_past_the_table_end_answers_data_range_for_that_id(bus: Session) -> None:
     # id 1: 16 bytes from 220 (the XL330 table ends at 227); id 2: Present_Position.
     param = [1, 220, 0, 16, 0, 2, PRESENT_POSITION, 0, 4, 0]
-    replies, result, _ = until_ok(lambda: _bulk_read_two(bus, param), OK, bus.port)
+    replies, result = _bulk_read_two(bus, param)
     assert result == OK
     assert [error for _, error in replies] == [DATA_RANGE, 0]
     assert replies[1][0] == [0x00, 0x08, 0, 0]  # 2048 = 0x800
@@ -134,7 +130,7 @@ def test_reboot_turns_torque_off_resets_ram_and_keeps_eeprom(bus: Session) -> No
     assert bus.write(1, GOAL_POSITION, 3 * TURN + 2148, 4) == 0
     for address, value, size in ((TORQUE_ENABLE, 1, 1), (LED, 1, 1), (PROFILE_VELOCITY, 200, 4)):
         assert bus.write(1, address, value, size) == 0
-    assert until_ok(lambda: bus.ph.reboot(bus.port, 1), OK, bus.port) == (OK, 0)
+    assert bus.ph.reboot(bus.port, 1) == (OK, 0)
     assert bus.value(1, TORQUE_ENABLE, 1) == 0
     assert bus.value(1, LED, 1) == 0
     assert bus.value(1, PROFILE_VELOCITY, 4) == 0
@@ -154,7 +150,7 @@ def test_hardware_error_sets_the_alert_bit_until_a_reboot(bus: Session) -> None:
     assert bus.read(2, HARDWARE_ERROR_STATUS, 1) == ([0], 0)  # only the faulty servo
     assert bus.write(1, TORQUE_ENABLE, 1, 1) == ALERT
     assert bus.read(1, TORQUE_ENABLE, 1) == ([0], ALERT)  # "REBOOT is the only method"
-    result, error = until_ok(lambda: bus.ph.reboot(bus.port, 1), OK, bus.port)
+    result, error = bus.ph.reboot(bus.port, 1)
     assert result == OK and error & 0x7F == 0
     assert bus.read(1, HARDWARE_ERROR_STATUS, 1) == ([0], 0)
     assert bus.write(1, TORQUE_ENABLE, 1, 1) == 0
@@ -261,8 +257,7 @@ def test_factory_reset_restores_defaults_except_what_the_option_keeps(
         bus = Session(vbus, 1_000_000)
         for address, value, size in ((HOMING_OFFSET, 300, 4), (RETURN_DELAY, 0, 1), (LED, 1, 1)):
             assert bus.write(7, address, value, size) == 0
-        reset = lambda: bus.ph.factoryReset(bus.port, 7, option)  # noqa: E731
-        assert error_once(reset, OK, bus.port, 7) == 0  # answered from the old id
+        assert bus.ph.factoryReset(bus.port, 7, option) == (OK, 0)  # answered from the old id
         assert bus.port.setBaudRate(baudrate)
         assert bus.value(servo_id, ID, 1) == servo_id
         assert bus.value(servo_id, HOMING_OFFSET, 4) == 0
@@ -292,7 +287,7 @@ def test_clear_resets_the_multi_turn_count_within_one_turn(bus: Session) -> None
     with bus.vbus.locked():
         bus.vbus.servo(1).set_present(2 * TURN + 1500)  # turned by hand, two turns on
     assert bus.value(1, PRESENT_POSITION, 4) == 2 * TURN + 1500
-    assert until_ok(lambda: bus.ph.clearMultiTurn(bus.port, 1), OK, bus.port) == (OK, 0)
+    assert bus.ph.clearMultiTurn(bus.port, 1) == (OK, 0)
     assert bus.value(1, PRESENT_POSITION, 4) == 1500  # within one turn, offset still applied
 
 
@@ -303,7 +298,7 @@ def test_clear_while_moving_answers_result_fail(bus: Session) -> None:
     assert bus.write(1, GOAL_POSITION, 200 * TURN, 4) == 0  # far away: it keeps moving
     assert bus.write(1, TORQUE_ENABLE, 1, 1) == 0
     bus.round_trip()  # the servo has started
-    assert until_ok(lambda: bus.ph.clearMultiTurn(bus.port, 1), OK, bus.port) == (OK, RESULT_FAIL)
+    assert bus.ph.clearMultiTurn(bus.port, 1) == (OK, RESULT_FAIL)
     assert bus.value(1, PRESENT_POSITION, 4) > 2 * TURN + 100  # count kept: moving on from there
 
 
@@ -313,7 +308,7 @@ def test_clear_while_moving_answers_result_fail(bus: Session) -> None:
 def test_reg_write_waits_for_action(bus: Session) -> None:
     goal = list((3000).to_bytes(4, "little"))
     reg = lambda: bus.ph.regWriteTxRx(bus.port, 1, GOAL_POSITION, 4, goal)  # noqa: E731
-    assert until_ok(reg, OK, bus.port) == (OK, 0)
+    assert reg() == (OK, 0)
     assert bus.value(1, REGISTERED_INSTRUCTION, 1) == 1
     assert bus.value(1, GOAL_POSITION, 4) == 2048  # not applied yet
     assert bus.ph.action(bus.port, 1) == OK  # the SDK sends it and does not wait
@@ -327,7 +322,7 @@ def test_reg_write_waits_for_action(bus: Session) -> None:
 def test_reg_write_is_checked_when_registered(bus: Session) -> None:
     assert bus.write(1, TORQUE_ENABLE, 1, 1) == 0
     reg = lambda: bus.ph.regWriteTxRx(bus.port, 1, HOMING_OFFSET, 4, [0, 0, 0, 0])  # noqa: E731
-    assert until_ok(reg, OK, bus.port) == (OK, ACCESS)  # EEPROM while torque is on
+    assert reg() == (OK, ACCESS)  # EEPROM while torque is on
     assert bus.value(1, REGISTERED_INSTRUCTION, 1) == 0
 
 
@@ -335,7 +330,7 @@ def test_broadcast_action_moves_every_registered_servo_at_once(bus: Session) -> 
     for servo_id in (1, 2, 3):
         goal = list((1000 + servo_id).to_bytes(4, "little"))
         reg = lambda i=servo_id, g=goal: bus.ph.regWriteTxRx(bus.port, i, GOAL_POSITION, 4, g)  # noqa: E731
-        assert until_ok(reg, OK, bus.port) == (OK, 0)
+        assert reg() == (OK, 0)
     assert [bus.vbus.servo(i).goal_position for i in (1, 2, 3)] == [2048] * 3
     assert bus.ph.action(bus.port, dp.BROADCAST_ID) == OK
     bus.round_trip()

@@ -6,26 +6,26 @@ import dynamixel_sdk as dxl
 import scservo_sdk as scs
 
 from bricobot.emulation import VirtualBus, VirtualServo
-from tests.emulation.sdk_session import until_ok
+from tests.emulation.sdk_session import DynamixelPort, FeetechPort
 
 
 def test_feetech_sdk_against_emulator() -> None:
     servos = [VirtualServo("sts3215", i) for i in range(1, 7)]
     with VirtualBus(servos) as vbus:
-        port = scs.PortHandler(vbus.port)
+        port = FeetechPort(vbus.port)
         assert port.openPort()
         ph = scs.PacketHandler(0)
-        model, result, error = until_ok(lambda: ph.ping(port, 3), scs.COMM_SUCCESS, port)
+        model, result, error = ph.ping(port, 3)
         assert (model, result, error) == (777, scs.COMM_SUCCESS, 0)
-        assert until_ok(lambda: ph.read2ByteTxRx(port, 2, 56), scs.COMM_SUCCESS, port)[:2] == (
+        assert ph.read2ByteTxRx(port, 2, 56)[:2] == (
             2048,
             scs.COMM_SUCCESS,
         )
-        assert until_ok(lambda: ph.write1ByteTxRx(port, 2, 40, 1), scs.COMM_SUCCESS, port) == (
+        assert ph.write1ByteTxRx(port, 2, 40, 1) == (
             scs.COMM_SUCCESS,
             0,
         )  # torque on
-        assert until_ok(lambda: ph.write2ByteTxRx(port, 2, 42, 1500), scs.COMM_SUCCESS, port) == (
+        assert ph.write2ByteTxRx(port, 2, 42, 1500) == (
             scs.COMM_SUCCESS,
             0,
         )
@@ -36,14 +36,14 @@ def test_feetech_sdk_against_emulator() -> None:
             writer.addParam(i, [scs.SCS_LOBYTE(1000 + i), scs.SCS_HIBYTE(1000 + i)])
         assert writer.txPacket() == scs.COMM_SUCCESS
         # A round trip: the broadcast (no reply) has been served before it is answered.
-        assert until_ok(lambda: ph.ping(port, 1), scs.COMM_SUCCESS, port)[1] == scs.COMM_SUCCESS
+        assert ph.ping(port, 1)[1] == scs.COMM_SUCCESS
         for i in range(1, 7):
             vbus.servo(i).set_present(1000 + i)
 
         reader = scs.GroupSyncRead(port, ph, 56, 2)
         for i in range(1, 7):
             reader.addParam(i)
-        assert until_ok(reader.txRxPacket, scs.COMM_SUCCESS, port) == scs.COMM_SUCCESS
+        assert reader.txRxPacket() == scs.COMM_SUCCESS
         assert [reader.getData(i, 56, 2) for i in range(1, 7)] == [1000 + i for i in range(1, 7)]
         assert [vbus.servo(i).goal_position for i in range(1, 7)] == [1000 + i for i in range(1, 7)]
         port.closePort()
@@ -52,30 +52,30 @@ def test_feetech_sdk_against_emulator() -> None:
 def test_dynamixel_sdk_against_emulator() -> None:
     servos = [VirtualServo("xl330-m288", i) for i in range(1, 7)]  # factory 57600 baud
     with VirtualBus(servos) as vbus:
-        port = dxl.PortHandler(vbus.port)
+        port = DynamixelPort(vbus.port)
         assert port.openPort() and port.setBaudRate(57_600)
         ph = dxl.PacketHandler(2.0)
-        assert until_ok(lambda: ph.ping(port, 4), dxl.COMM_SUCCESS, port) == (
+        assert ph.ping(port, 4) == (
             1200,
             dxl.COMM_SUCCESS,
             0,
         )
-        assert until_ok(lambda: ph.read4ByteTxRx(port, 1, 132), dxl.COMM_SUCCESS, port) == (
+        assert ph.read4ByteTxRx(port, 1, 132) == (
             2048,
             dxl.COMM_SUCCESS,
             0,
         )
-        assert until_ok(lambda: ph.write4ByteTxRx(port, 1, 20, 100), dxl.COMM_SUCCESS, port) == (
+        assert ph.write4ByteTxRx(port, 1, 20, 100) == (
             dxl.COMM_SUCCESS,
             0,
         )  # homing offset
-        assert until_ok(lambda: ph.read4ByteTxRx(port, 1, 132), dxl.COMM_SUCCESS, port)[0] == 2148
-        assert until_ok(lambda: ph.write1ByteTxRx(port, 1, 64, 1), dxl.COMM_SUCCESS, port) == (
+        assert ph.read4ByteTxRx(port, 1, 132)[0] == 2148
+        assert ph.write1ByteTxRx(port, 1, 64, 1) == (
             dxl.COMM_SUCCESS,
             0,
         )  # torque on
         # EEPROM with torque on: the servo answers an access error, like the real one.
-        assert until_ok(lambda: ph.write4ByteTxRx(port, 1, 20, 0), dxl.COMM_SUCCESS, port) == (
+        assert ph.write4ByteTxRx(port, 1, 20, 0) == (
             dxl.COMM_SUCCESS,
             7,
         )
@@ -85,7 +85,7 @@ def test_dynamixel_sdk_against_emulator() -> None:
             writer.addParam(i, list((1500 + i).to_bytes(4, "little")))
         assert writer.txPacket() == dxl.COMM_SUCCESS
         # A round trip: the broadcast (no reply) has been served before it is answered.
-        assert until_ok(lambda: ph.ping(port, 1), dxl.COMM_SUCCESS, port)[1] == dxl.COMM_SUCCESS
+        assert ph.ping(port, 1)[1] == dxl.COMM_SUCCESS
         assert [vbus.servo(i).goal_position for i in range(2, 7)] == [1500 + i for i in range(2, 7)]
 
         reader = dxl.GroupSyncRead(port, ph, 132, 4)
@@ -93,6 +93,6 @@ def test_dynamixel_sdk_against_emulator() -> None:
             reader.addParam(i)
         for i in range(2, 7):
             vbus.servo(i).set_present(1000 + i)
-        assert until_ok(reader.txRxPacket, dxl.COMM_SUCCESS, port) == dxl.COMM_SUCCESS
+        assert reader.txRxPacket() == dxl.COMM_SUCCESS
         assert [reader.getData(i, 132, 4) for i in range(2, 7)] == [1000 + i for i in range(2, 7)]
         port.closePort()

@@ -38,6 +38,7 @@ class FakeVideoCapture:
         self.released = False
         self._delivering = threading.Event()
         self._delivering.set()
+        self._stalled_read = threading.Event()
         self._stop = threading.Event()
 
     def isOpened(self) -> bool:
@@ -66,6 +67,7 @@ class FakeVideoCapture:
         if self._stop.wait(self.period_s) or not self._delivering.is_set():
             # A stalled camera: the driver blocks, then times out with no frame.
             self._stop.wait(0.05)
+            self._stalled_read.set()
             return False, None
         width = int(self.props[cv2.CAP_PROP_FRAME_WIDTH])
         height = int(self.props[cv2.CAP_PROP_FRAME_HEIGHT])
@@ -77,6 +79,11 @@ class FakeVideoCapture:
     def stall(self) -> None:
         """Stop delivering frames (a cable pulled out)."""
         self._delivering.clear()
+
+    def wait_stalled(self, timeout_s: float = 30.0) -> bool:
+        """Wait until a read after :meth:`stall` came back empty: the frame that was in flight
+        when the cable came out (if any) has reached the reader. False if none did in time."""
+        return self._stalled_read.wait(timeout_s)
 
     def release(self) -> None:
         self.released = True

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -48,7 +49,9 @@ class FakeRobot(Robot):
         send_time_s: float = 0.0,
         fail_at_step: int | None = None,
         park_time_s: float = 0.0,
+        on_park: Callable[[], None] | None = None,
     ) -> None:
+        """``on_park``: called as a slow park starts (a test waits for it before interrupting)."""
         super().__init__()
         self.clock = clock
         self.cameras = dict(cameras or {})
@@ -57,6 +60,7 @@ class FakeRobot(Robot):
         self.send_time_s = send_time_s
         self.fail_at_step = fail_at_step
         self.park_time_s = park_time_s
+        self.on_park = on_park
         self.connected = False
         self.torque_on = False
         self.parked = False
@@ -116,6 +120,8 @@ class FakeRobot(Robot):
         self.events.append(f"disconnect:{self.on_exit}")
         if self.on_exit == "park":
             if self.park_time_s:
+                if self.on_park is not None:
+                    self.on_park()
                 time.sleep(self.park_time_s)  # a slow park that a second Ctrl-C can interrupt
             self.parked = True
             self.torque_on = False

@@ -30,6 +30,9 @@ from tests.e2e.test_virtual_calibration import calibrate_interactively
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
+#: `scan` and `setup-motors` on an emulated bus: more than a servo needs (the emulator is a thread
+#: of this process and may wait for a CPU); a broadcast ping listens twice as long.
+SCAN_REPLY_TIMEOUT_S = 0.1
 FOLLOWER_PORT, LEADER_PORT = "/dev/ttyACM0", "/dev/ttyACM1"
 
 #: README section → where its commands run (this module, CI, or another test file).
@@ -168,12 +171,14 @@ def test_from_a_new_arm_to_a_trained_policy(
         elif command == "setup-motors":
             with VirtualBus([VirtualServo("sts3215", 1)]) as vbus:
                 monkeypatch.setattr(builtins, "input", fresh_motor_each_prompt(vbus))
-                run_bricobot(argv, f"port={vbus.port}")
+                run_bricobot(argv, f"port={vbus.port}", f"reply_timeout_s={SCAN_REPLY_TIMEOUT_S}")
                 monkeypatch.undo()
                 monkeypatch.chdir(tmp_path)
             assert "'gripper': id 6 at 1000000 baud" in capsys.readouterr().out
         elif command == "scan":
-            run_bricobot(argv, *extra, "baudrates=[1000000]")
+            run_bricobot(
+                argv, *extra, "baudrates=[1000000]", f"reply_timeout_s={SCAN_REPLY_TIMEOUT_S}"
+            )
             assert "sts3215" in capsys.readouterr().out
         elif command == "calibrate":
             arm = leader if "role=leader" in argv else follower

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from tests.fakes.policy_batches import (
@@ -110,13 +111,35 @@ def test_select_action_pops_the_queue_and_refills_after_n_action_steps() -> None
     assert torch.allclose(actions[-1], chunk[:, 0], atol=1e-5)
 
 
-def test_predicted_actions_are_in_robot_units() -> None:
-    """Outputs are unnormalized: an untrained ACT predicts values around the action mean."""
-    policy = build("act")
-    actions = policy.predict_chunk(observation(policy.config))
-    # make_stats: action mean 10, std 20; an untrained model predicts O(1) normalized values.
-    assert actions.mean().abs().item() == pytest.approx(10.0, abs=40.0)
-    assert actions.abs().max().item() > 1.0
+@pytest.mark.parametrize("mode", ["mean_std", "min_max"])
+def test_predicted_actions_are_in_robot_units(mode: str) -> None:
+    """The action head's normalized output comes back through the inverse of the action
+    normalizer, joint by joint, with the dataset's statistics: robot units, not model units."""
+    cfg = tiny_act_config()
+    cfg.output_features["action"].normalization = mode
+    stats = make_stats(cfg.input_features, cfg.output_features)
+    joints = np.arange(6, dtype=np.float32)
+    # Every joint its own statistics, so a mix-up of joints or of mean and std shows.
+    stats["action"] = {
+        "mean": 10.0 * joints - 20.0,
+        "std": 1.0 + joints,
+        "min": -50.0 - joints,
+        "max": 30.0 + 2.0 * joints,
+    }
+    torch.manual_seed(0)
+    policy = make_policy(cfg, stats)
+    normalized = torch.tensor([-1.0, -0.5, 0.0, 0.25, 0.5, 1.0])
+    with torch.no_grad():  # the action head now outputs `normalized` whatever the observation
+        policy.model.action_head.weight.zero_()
+        policy.model.action_head.bias.copy_(normalized)
+    actions = policy.predict_chunk(observation(policy.config))  # (B, chunk, 6)
+    a = stats["action"]
+    if mode == "mean_std":
+        expected = a["mean"] + a["std"] * normalized.numpy()
+    else:
+        expected = a["min"] + (normalized.numpy() + 1.0) / 2.0 * (a["max"] - a["min"])
+    assert actions.shape == (2, cfg.chunk_size, 6)
+    np.testing.assert_allclose(actions.numpy(), np.broadcast_to(expected, actions.shape), rtol=1e-5)
 
 
 def test_act_shares_one_backbone_across_cameras_as_published() -> None:

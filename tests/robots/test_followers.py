@@ -60,8 +60,9 @@ def virtual(
         yield request.param, arm, log
 
 
-def eventually(condition, timeout_s: float = 2.0) -> bool:  # type: ignore[no-untyped-def]
-    """Broadcast writes get no reply: give the emulator a moment to apply them."""
+def eventually(condition, timeout_s: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
+    """Broadcast writes get no reply: give the emulator time to apply them (generous: on a busy
+    machine its thread may wait for a CPU; the deadline only bounds a failing test)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if condition():
@@ -224,10 +225,12 @@ def test_a_camera_that_stops_delivering_fails_the_observation_naming_it(tmp_path
     frames.mkdir()
     for i in range(2):
         cv2.imwrite(str(frames / f"{i}.png"), np.full((24, 32, 3), 100, np.uint8))
+    # Two frames 0.25 s apart, then nothing: the last frame is too old (10 periods) 2.75 s after
+    # connect, time enough for the first observation even on a busy machine.
     camera = {
         "type": "replay",
         "path": str(frames),
-        "fps": 50,
+        "fps": 4,
         "loop": False,
         "max_age_periods": 10,
     }
@@ -237,6 +240,9 @@ def test_a_camera_that_stops_delivering_fails_the_observation_naming_it(tmp_path
             observation = robot.get_observation()
             assert observation["top"].shape == (24, 32, 3)
             assert set(robot.capture_times_s) == {"observation.state", "top"}
-            time.sleep(0.5)  # the recording ended: the newest frame gets older than 10 periods
+            # The recording ends: observations go on until its last frame is too old, then fail.
+            deadline = time.monotonic() + 30.0
             with pytest.raises(CameraError, match="'top'"):
-                robot.get_observation()
+                while time.monotonic() < deadline:
+                    robot.get_observation()
+                    time.sleep(0.05)

@@ -177,6 +177,26 @@ def test_a_refused_realtime_priority_warns_and_runs_at_normal_priority(caplog) -
     assert "real-time priority 1000 not allowed" in caplog.text
 
 
+@pytest.mark.skipif(not hasattr(os, "sched_setscheduler"), reason="Linux scheduling API")
+def test_a_realtime_loop_gives_its_thread_back_its_normal_policy() -> None:
+    """A real-time policy outliving the loop would pass to every process started later."""
+    before = os.sched_getscheduler(0)
+    clock = FakeClock()
+    robot = FakeRobot(clock)
+    robot.connect()
+    during: list[int] = []
+
+    def source(obs):  # type: ignore[no-untyped-def]
+        during.append(os.sched_getscheduler(0))
+        return {f"{j}.pos": 0.0 for j in JOINTS}
+
+    ControlLoop(robot, source, fps=30, clock=clock, realtime_priority=1).run(max_steps=2)
+    if during[0] != os.SCHED_FIFO:
+        pytest.skip("real-time priority not allowed here (no CAP_SYS_NICE or rtprio limit)")
+    assert during == [os.SCHED_FIFO] * 2
+    assert os.sched_getscheduler(0) == before
+
+
 def _slow_loop(clock: FakeClock, watch: RateWatch, read_time_s: float, steps: int) -> None:
     robot = FakeRobot(clock, read_time_s=read_time_s)
     robot.connect()

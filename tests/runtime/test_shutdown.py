@@ -107,7 +107,9 @@ CHILD = textwrap.dedent(
     from bricobot.runtime.shutdown import robot_session
     from tests.fakes.runtime_devices import FakeRobot, FakeTeleop
 
-    robot, teleop = FakeRobot(on_exit=sys.argv[1], park_time_s=float(sys.argv[2])), FakeTeleop()
+    announce = lambda: print("parking", flush=True)
+    robot = FakeRobot(on_exit=sys.argv[1], park_time_s=float(sys.argv[2]), on_park=announce)
+    teleop = FakeTeleop()
     out = sys.argv[3]
     def source(obs):
         if teleop.calls == 5:
@@ -139,13 +141,12 @@ def _run_child(tmp_path: Path, mode: str, park_time_s: float, signals: list[int]
     )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
-    for signum in signals:
+    for i, signum in enumerate(signals):
         proc.send_signal(signum)
-        if park_time_s:
-            import time
-
-            time.sleep(0.5)  # let the first signal start the slow park before the second one
-    _, err = proc.communicate(timeout=30)
+        if park_time_s and i == 0:
+            # The next signal must find the slow park under way: the child says when it starts.
+            assert proc.stdout.readline().strip() == "parking"
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     return json.loads(out.read_text())
 

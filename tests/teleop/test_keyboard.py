@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import struct
 import termios
 import time
 from collections.abc import Iterator
@@ -27,12 +29,28 @@ def pty_pair() -> Iterator[tuple[int, str]]:
     os.close(slave)
 
 
+def type_keys(master: int, path: str, keys: bytes, timeout_s: float = 30.0) -> None:
+    """Type ``keys`` on the terminal and wait until they are in its input queue: the kernel
+    hands pty bytes over on a worker thread, which a busy machine can hold back."""
+    os.write(master, keys)
+    fd = os.open(path, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0] < len(keys):
+            assert time.monotonic() < deadline, f"{keys!r} not readable after {timeout_s} s"
+            time.sleep(0.001)
+    finally:
+        os.close(fd)
+
+
 def test_keys_move_joints_by_a_step_and_the_gripper_in_percent(pty_pair: tuple[int, str]) -> None:
     master, path = pty_pair
     config = KeyboardTeleopConfig(tty_path=path, step_deg=2.0, gripper_step_pct=10.0)
     with KeyboardTeleop(config) as teleop:
         teleop.set_positions({"shoulder_pan.pos": 10.0, "gripper.pos": 95.0})
-        os.write(master, b"qqaw" + b"y")  # pan +2 +2 -2, lift +2, gripper +10 (capped at 100)
+        type_keys(
+            master, path, b"qqaw" + b"y"
+        )  # pan +2 +2 -2, lift +2, gripper +10 (capped at 100)
         action = teleop.get_action()
     assert list(action) == [f"{j}.pos" for j in config.joint_names]
     assert action["shoulder_pan.pos"] == 12.0
@@ -67,10 +85,9 @@ def test_arrows_esc_and_letters_become_recorder_events_on_a_shared_reader(
     teleop = KeyboardTeleop(KeyboardTeleopConfig(tty_path=path))
     events = KeyboardEvents(reader=teleop.reader)
     with teleop, events:
-        os.write(master, b"\x1b[Cq\x1b[Dnbx")
+        type_keys(master, path, b"\x1b[Cq\x1b[Dnbx")
         action = teleop.get_action()  # takes only its own keys
-        os.write(master, b"\x1b")  # a lone Esc: stop
-        time.sleep(0.01)
+        type_keys(master, path, b"\x1b")  # a lone Esc: stop
         got = events.poll()
         again = events.poll()
     assert action["shoulder_pan.pos"] == 2.0

@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -55,9 +54,14 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_resume_continues_the_exact_loss_curve(make_cfg, workers, dataset, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     cfg = make_cfg(ema_decay=0.9, warmup_steps=2, cosine_decay=True, random_shift_px=2)
     data = training_data(dataset, cfg, num_workers=workers)
-    full = train(data, quick(), tmp_path / "full")
+    # One thread count for both runs: float sums depend on how the work is split, and the default
+    # count follows the machine's load when each run starts.
+    full = train(data, quick(num_threads=1), tmp_path / "full")
     resumed = train(
-        data, quick(), tmp_path / "resumed", resume_from=tmp_path / "full/checkpoints/000004"
+        data,
+        quick(num_threads=1),
+        tmp_path / "resumed",
+        resume_from=tmp_path / "full/checkpoints/000004",
     )
     assert resumed.losses == full.losses[4:]  # bit-identical, not approximately equal
     a = load_policy(tmp_path / "full/checkpoints/last/pretrained_model").state_dict()
@@ -146,7 +150,8 @@ def test_frames_decoded_before_the_first_step_are_one_batch_not_the_dataset(
 def test_ctrl_c_saves_a_resumable_checkpoint(dataset, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     cfg = tiny_act_config()
     data = training_data(dataset, cfg)
-    full = train(data, quick(save_every=0, val_every=0), tmp_path / "full")
+    # One thread count for all runs (see test_resume_continues_the_exact_loss_curve).
+    full = train(data, quick(save_every=0, val_every=0, num_threads=1), tmp_path / "full")
 
     def interrupt(policy, step):  # type: ignore[no-untyped-def]
         os.kill(os.getpid(), signal.SIGINT)
@@ -155,7 +160,7 @@ def test_ctrl_c_saves_a_resumable_checkpoint(dataset, tmp_path: Path) -> None:  
     with pytest.raises(TrainingInterrupted) as stop:
         train(
             data,
-            quick(save_every=0, val_every=0, eval_every=3),
+            quick(save_every=0, val_every=0, eval_every=3, num_threads=1),
             tmp_path / "cut",
             eval_fn=interrupt,
         )
@@ -163,7 +168,7 @@ def test_ctrl_c_saves_a_resumable_checkpoint(dataset, tmp_path: Path) -> None:  
     assert (stop.value.checkpoint / "training_state").is_dir()
     resumed = train(
         data,
-        quick(save_every=0, val_every=0),
+        quick(save_every=0, val_every=0, num_threads=1),
         tmp_path / "resumed",
         resume_from=stop.value.checkpoint,
     )
@@ -176,9 +181,10 @@ def test_cpu_threads_leave_room_for_another_process() -> None:
     assert default_cpu_threads(data_workers=1) in range(1, cpus + 1)
     assert default_cpu_threads(data_workers=cpus) == 1
     # A process spinning on a core takes that core out of the count.
-    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    spin = "print('spinning', flush=True)\nwhile True: pass"
+    spinner = subprocess.Popen([sys.executable, "-c", spin], stdout=subprocess.PIPE, text=True)
     try:
-        time.sleep(0.5)
+        assert spinner.stdout is not None and spinner.stdout.readline() == "spinning\n"
         assert idle_cpus() <= cpus - 0.6
         assert default_cpu_threads(data_workers=0) <= max(1, cpus - 1)
     finally:

@@ -54,14 +54,41 @@ def check_video() -> tuple[str, bool, str]:
     return ("video", bool(have), f"encoders: {', '.join(have) or 'none of ' + ', '.join(wanted)}")
 
 
-def check_gpu() -> tuple[str, bool, str]:
+#: The NVIDIA driver's device node for the first GPU: there when a GPU and its driver are.
+NVIDIA_DEVICE = "/dev/nvidia0"
+
+
+def check_gpu(nvidia_device: str = NVIDIA_DEVICE) -> tuple[str, bool, str]:
+    """CUDA as torch sees it. No GPU is fine (training runs on CPU); a GPU that torch cannot use
+    fails, with the fix: a CPU-only torch build, or a driver that torch's CUDA cannot talk to."""
     try:
         import torch
     except ImportError:
-        return ("gpu", False, "torch missing")
+        return ("gpu", False, "torch missing: install it first, as the README's quick start says")
     if torch.cuda.is_available():
-        return ("gpu", True, f"CUDA: {torch.cuda.get_device_name(0)}")
-    return ("gpu", True, "no CUDA GPU: training runs on CPU (slow; use small presets)")
+        major, minor = torch.cuda.get_device_capability(0)
+        name = torch.cuda.get_device_name(0)
+        return (
+            "gpu",
+            True,
+            f"CUDA {torch.version.cuda}: {name} (compute capability {major}.{minor})",
+        )
+    if not os.path.exists(nvidia_device):
+        return ("gpu", True, "no CUDA GPU: training runs on CPU (slow; use small presets)")
+    if torch.version.cuda is None:
+        return (
+            "gpu",
+            False,
+            f"an NVIDIA GPU is here ({nvidia_device}) but torch {torch.__version__} is a CPU-only "
+            "build: install the CUDA build of torch first, then bricobot with -c constraints.txt "
+            "(README, quick start)",
+        )
+    return (
+        "gpu",
+        False,
+        f"an NVIDIA GPU is here ({nvidia_device}) but torch (CUDA {torch.version.cuda}) cannot use "
+        f"it: check that `nvidia-smi` works and that the driver supports CUDA {torch.version.cuda}",
+    )
 
 
 def run(cfg: DoctorCommandConfig) -> int:

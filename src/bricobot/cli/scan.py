@@ -21,10 +21,14 @@ class ScanCommandConfig:
     bus: str = "feetech"
     #: baud rates to try; empty: every rate the bus family supports
     baudrates: list[int] = field(default_factory=list)
+    #: how long a reply may take (s); raise it on a busy computer or a slow USB adapter
+    reply_timeout_s: float = 0.01
 
     def __post_init__(self) -> None:
         if self.bus not in ("feetech", "dynamixel"):
             raise ValueError(f"bus must be 'feetech' or 'dynamixel', got {self.bus!r}")
+        if not self.reply_timeout_s > 0:
+            raise ValueError(f"reply_timeout_s must be > 0, got {self.reply_timeout_s}")
 
 
 def format_table(result) -> str:  # type: ignore[no-untyped-def]
@@ -56,7 +60,7 @@ def run(cfg: ScanCommandConfig) -> int:
         )
         return 2
     try:
-        result = scan_port(cfg.port, cfg.bus, list(cfg.baudrates) or None)
+        result = scan_port(cfg.port, cfg.bus, list(cfg.baudrates) or None, cfg.reply_timeout_s)
     except MotorBusError as exc:
         print(f"bricobot scan: {exc}", file=sys.stderr)
         return 1

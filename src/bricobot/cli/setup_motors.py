@@ -25,6 +25,12 @@ class SetupMotorsCommandConfig:
     motors: list[str] = field(default_factory=list)
     #: ask before each motor; false for scripts (the motor must already be connected alone)
     interactive: bool = True
+    #: how long a reply may take (s); raise it on a busy computer or a slow USB adapter
+    reply_timeout_s: float = 0.01
+
+    def __post_init__(self) -> None:
+        if not self.reply_timeout_s > 0:
+            raise ValueError(f"reply_timeout_s must be > 0, got {self.reply_timeout_s}")
 
 
 def run(cfg: SetupMotorsCommandConfig) -> int:
@@ -41,7 +47,9 @@ def run(cfg: SetupMotorsCommandConfig) -> int:
         if cfg.interactive:
             input(f"Connect ONLY the '{m.name}' motor ({m.model}) to {cfg.port}, then press Enter.")
         try:
-            entry = setup_motor(cfg.port, spec.bus, m.model, m.id, spec.baudrate, m.name)
+            entry = setup_motor(
+                cfg.port, spec.bus, m.model, m.id, spec.baudrate, m.name, cfg.reply_timeout_s
+            )
         except MotorBusError as exc:
             print(f"bricobot setup-motors: {exc}", file=sys.stderr)
             return 1

@@ -7,9 +7,11 @@ a decoded frame farther than ``tolerance_s`` from the request is an error, never
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -71,23 +73,49 @@ class VideoOptions:
         return opts
 
 
+@contextlib.contextmanager
+def thread_scheduling_kept() -> Iterator[None]:
+    """Give the calling thread back its scheduling policy when the block ends.
+
+    Run as root, SVT-AV1 (``libsvtav1``) switches the thread that opens an encoder to
+    ``SCHED_FIFO`` at priority 99 and never switches it back: every process started from that
+    thread afterwards would be real-time too, and a busy real-time process starves the machine
+    (the control loop included). Wrap the first ``encode`` of each encoder in this.
+    """
+    if not hasattr(os, "sched_getscheduler"):
+        yield
+        return
+    policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
+    try:
+        yield
+    finally:
+        if os.sched_getscheduler(0) != policy:
+            with contextlib.suppress(OSError):
+                os.sched_setscheduler(0, policy, param)
+
+
 def _try_encode(codec: str, options: dict[str, str]) -> str | None:
     """Encode two tiny frames in memory; return an error string, or None when it works."""
     try:
-        buf = io.BytesIO()
-        with av.open(buf, "w", format="mp4") as container:
-            stream: Any = container.add_stream(codec, rate=30, options=options)
-            stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
-            for i in range(2):
-                frame = av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24")
-                frame.pts = i
-                for packet in stream.encode(frame):
-                    container.mux(packet)
-            for packet in stream.encode():
-                container.mux(packet)
+        with thread_scheduling_kept():
+            _encode_two_frames(codec, options)
     except Exception as exc:  # any failure of the codec is reported the same way
         return f"{type(exc).__name__}: {exc}"
     return None
+
+
+def _encode_two_frames(codec: str, options: dict[str, str]) -> None:
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as container:
+        stream: Any = container.add_stream(codec, rate=30, options=options)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        for i in range(2):
+            frame = av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
 
 
 def probe_encoder(options: VideoOptions) -> str:

@@ -13,17 +13,25 @@ from bricobot.motors.bus import Motor, MotorBus
 from bricobot.motors.errors import DuplicateIdError, MotorBusError, MotorNotFoundError
 from bricobot.motors.tables import DYNAMIXEL_BAUD_CODES, FEETECH_BAUD_CODES, model_by_number
 
+#: Reply budget of one request (s): a servo answers within a millisecond; the rest is USB latency.
+#: A broadcast ping listens twice as long for every servo's reply.
+REPLY_TIMEOUT_S = 0.01
 
-def _bus(family: str, port: str, baudrate: int) -> MotorBus:
+
+def _bus(family: str, port: str, baudrate: int, timeout_s: float) -> MotorBus:
+    bus: MotorBus
     if family == "feetech":
         from bricobot.motors.feetech import FeetechBus
 
-        return FeetechBus(port, [], baudrate, timeout_s=0.01)
-    if family == "dynamixel":
+        bus = FeetechBus(port, [], baudrate, timeout_s=timeout_s)
+    elif family == "dynamixel":
         from bricobot.motors.dynamixel import DynamixelBus
 
-        return DynamixelBus(port, [], baudrate, timeout_s=0.01)
-    raise ValueError(f"bus family {family!r} must be 'feetech' or 'dynamixel'")
+        bus = DynamixelBus(port, [], baudrate, timeout_s=timeout_s)
+    else:
+        raise ValueError(f"bus family {family!r} must be 'feetech' or 'dynamixel'")
+    bus.timeout_setting = "reply_timeout_s"  # the key of `bricobot scan` and `setup-motors`
+    return bus
 
 
 def baudrates(family: str) -> list[int]:
@@ -51,16 +59,19 @@ class ScanResult:
     garbled: dict[int, int]  # baud rate → garbled replies (likely duplicate ids)
 
 
-def scan_port(port: str, family: str, rates: list[int] | None = None) -> ScanResult:
-    """Every servo on ``port`` at each baud rate, with model, firmware, voltage, temperature, errors."""
-    bus = _bus(family, port, (rates or baudrates(family))[0])
+def scan_port(
+    port: str, family: str, rates: list[int] | None = None, timeout_s: float = REPLY_TIMEOUT_S
+) -> ScanResult:
+    """Every servo on ``port`` at each baud rate, with model, firmware, voltage, temperature, errors.
+    ``timeout_s``: reply budget of a request (a broadcast ping listens twice as long)."""
+    bus = _bus(family, port, (rates or baudrates(family))[0], timeout_s)
     bus.open_port()
     entries: list[ScanEntry] = []
     garbled: dict[int, int] = {}
     try:
         for rate in rates or baudrates(family):
             bus._set_baudrate(rate)
-            found, bad = bus.broadcast_ping()
+            found, bad = bus.broadcast_ping(wait_s=2 * timeout_s)
             if bad:
                 garbled[rate] = bad
             for servo_id, number in sorted(found.items()):
@@ -95,11 +106,17 @@ def _fill_details(bus: MotorBus, entry: ScanEntry, motor: Motor) -> None:
 
 
 def setup_motor(
-    port: str, family: str, model: str, new_id: int, new_baudrate: int, name: str = "motor"
+    port: str,
+    family: str,
+    model: str,
+    new_id: int,
+    new_baudrate: int,
+    name: str = "motor",
+    timeout_s: float = REPLY_TIMEOUT_S,
 ) -> ScanEntry:
     """Find the single motor on ``port`` at any baud rate, give it ``new_id`` and ``new_baudrate``,
     and read both back. Raises naming the problem (none found, several found, wrong model)."""
-    result = scan_port(port, family)
+    result = scan_port(port, family, timeout_s=timeout_s)
     if not result.entries:
         hint = " Garbled replies were seen: two motors on one id?" if result.garbled else ""
         raise MotorNotFoundError(
@@ -121,7 +138,7 @@ def setup_motor(
             f"{name} should be a {model}; fit the right servo or fix motors.yaml.",
             port,
         )
-    bus = _bus(family, port, entry.baudrate)
+    bus = _bus(family, port, entry.baudrate, timeout_s)
     motor = Motor(name, entry.id, model)
     bus.motors = {name: motor}
     bus.open_port()
