@@ -51,7 +51,8 @@ for run in $(seq "$RUNS"); do
         result="FAILED (exit $status)"
         failed=$((failed + 1))
     fi
-    line="run $run/$RUNS: $result in ${wall} s: $(tail -n 1 "$log")"
+    counts=$(grep -E "[0-9]+ (passed|failed|error)" "$log" | tail -n 1 | tr -d '=' | xargs)
+    line="run $run/$RUNS: $result in ${wall} s: ${counts:-$(tail -n 1 "$log")}"
     summary+=("$line")
     echo "stress: $line"
     if [ "$status" -ne 0 ]; then
