@@ -31,7 +31,7 @@ def env_config() -> Any:
 
 
 def record(root: Path, episodes: int) -> Path:
-    from bricobot.training.pipeline import record_demos
+    from bricobot.evaluation.demo import record_demos
 
     record_demos(env_config(), root, episodes, 0, "Pick up the red cube and lift it.")
     return root
@@ -39,10 +39,10 @@ def record(root: Path, episodes: int) -> Path:
 
 def train_with_eval(dataset: Path, out: Path, steps: int) -> Path:
     """A short real training run: validation loss, eval every steps/3 with one rollout video."""
+    from bricobot.evaluation.sim_eval import EvalConfig, sim_eval_fn
     from bricobot.policies.presets import load_preset
     from bricobot.training.config import TrainerConfig
     from bricobot.training.data import DataConfig, open_training_data
-    from bricobot.training.evaluation import EvalConfig, sim_eval_fn
     from bricobot.training.trainer import train
 
     policy = load_preset("act_cpu", image_size=[64, 64])
