@@ -313,6 +313,17 @@ TINY_BENCH_ARGS = {
         "libx264",
         "--no-progress",
     ],
+    "scripts/bench/remote_latency.py": [
+        "--seconds",
+        "1",
+        "--rtts-ms",
+        "0",
+        "--cameras",
+        "front",
+        "--image",
+        "32",
+        "--no-blocking",
+    ],
     "scripts/bench/sim.py": ["--steps", "20"],
     "scripts/bench/bus.py": ["--n", "20"],
     "scripts/bus_fault_soak.py": ["--reads", "50"],
@@ -348,6 +359,9 @@ RUN_ELSEWHERE = {
     "bricobot demo": "test_quick_start runs it (tiny sizes appended)",
     "pytest tests/motors/test_bus.py -k unplugged -s": "part of the test suite itself",
     "scripts/bench/gpu.sh": "needs a CUDA GPU; checked for shell syntax here",
+    "python scripts/bench/remote_success.py --policy-path outputs/demo/<time>/train": (
+        "needs a trained `bricobot demo` checkpoint (20 min to make); not run here"
+    ),
 }
 
 
