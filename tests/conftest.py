@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import tempfile
-import warnings
 
 import pytest
 
@@ -37,19 +36,20 @@ _REAL_TIME = {getattr(os, name) for name in ("SCHED_FIFO", "SCHED_RR") if hasatt
 
 @pytest.fixture(autouse=True)
 def _normal_scheduling():  # type: ignore[no-untyped-def]
-    """Put the test process back to normal scheduling if a test left it real-time.
+    """Fail a test that leaves the test process real-time, and put it back to normal scheduling.
 
     Run as root, SVT-AV1 makes the thread that opens an encoder SCHED_FIFO 99 for good, and every
     process started from it afterwards inherits that: a real-time Chromium (tests/viewer) once
     livelocked a loaded 2-core machine for 20 minutes. ``datasets.video.thread_scheduling_kept``
-    undoes it where bricobot opens encoders; this catches the rest, and says so.
+    undoes it where bricobot opens encoders; a test that finds another way in fails here (after
+    the reset, so the tests after it run normally).
     """
     yield
     if not _REAL_TIME or os.sched_getscheduler(0) not in _REAL_TIME:
         return
     os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
-    warnings.warn(
-        "the test left the test process under a real-time scheduling policy (SCHED_FIFO/RR; "
-        "an SVT-AV1 encoder opened as root?); reset to normal",
-        stacklevel=1,
+    pytest.fail(
+        "the test left the test process under a real-time scheduling policy (SCHED_FIFO/RR; an "
+        "SVT-AV1 encoder opened as root outside datasets.video.thread_scheduling_kept?); reset "
+        "to normal scheduling"
     )

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ PERSON_TIMEOUT_S = 120.0
 def calibrate_interactively(arm: VirtualArm, args: list[str], cwd: Path) -> str:
     """Run `bricobot calibrate <args> port=<arm>` and press Enter whenever the person says to."""
     command = [sys.executable, "-m", "bricobot.cli.main", "calibrate", *args, f"port={arm.port}"]
+    command.append(f"reply_timeout_s={VIRTUAL_REPLY_TIMEOUT_S}")  # the emulator may wait for a CPU
     proc = subprocess.Popen(
         command,
         cwd=cwd,
@@ -36,10 +38,15 @@ def calibrate_interactively(arm: VirtualArm, args: list[str], cwd: Path) -> str:
         text=True,
         env={**os.environ, "BRICOBOT_DEBUG": "1"},
     )
-    assert proc.stdin is not None
+    assert proc.stdin is not None and proc.stdout is not None
     try:
         for state in ("zero", "sweeping", "plus"):
-            assert arm.person.wait_for(state, PERSON_TIMEOUT_S), f"person never reached {state!r}"
+            deadline = time.monotonic() + PERSON_TIMEOUT_S
+            while not arm.person.wait_for(state, 0.5):  # the command may have failed meanwhile
+                assert proc.poll() is None, (
+                    f"calibrate exited before {state!r}: {proc.stdout.read()}"
+                )
+                assert time.monotonic() < deadline, f"person never reached {state!r}"
             proc.stdin.write("\n")
             proc.stdin.flush()
         proc.stdin.write("\n")  # the direction check: the person already holds +30°

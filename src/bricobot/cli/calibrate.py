@@ -52,10 +52,14 @@ class CalibrateCommandConfig:
     #: two calibration files to compare (leader vs follower) instead of calibrating
     compare: list[str] = field(default_factory=list)
     seed: int = 0
+    #: how long a reply may take (s); raise it on a busy computer; None: the bus family's default
+    reply_timeout_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.role not in ("follower", "leader"):
             raise ValueError(f"role must be 'follower' or 'leader', got {self.role!r}")
+        if self.reply_timeout_s is not None and not self.reply_timeout_s > 0:
+            raise ValueError(f"reply_timeout_s must be > 0, got {self.reply_timeout_s}")
 
 
 class ConsoleUser:
@@ -167,7 +171,13 @@ def run(cfg: CalibrateCommandConfig) -> int:
                 return 2
             port = cfg.port
             user = AnswersUser(float(answers.get("sweep_s", 15))) if answers else ConsoleUser()
-        bus = make_bus(spec, port, name=spec.robot_type)
+        bus = make_bus(
+            spec,
+            port,
+            name=spec.robot_type,
+            timeout_s=cfg.reply_timeout_s,
+            timeout_setting="reply_timeout_s",
+        )
         try:
             bus.connect()
             stack.callback(bus.close)
