@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 import pytest
@@ -30,6 +31,62 @@ def test_probing_the_encoder_leaves_this_threads_scheduling_as_it_was() -> None:
     before = os.sched_getscheduler(0), os.sched_getparam(0)
     assert probe_encoder(VideoOptions(codec="libsvtav1")) == "libsvtav1"
     assert (os.sched_getscheduler(0), os.sched_getparam(0)) == before
+
+
+REAL_TIME = {getattr(os, n) for n in ("SCHED_FIFO", "SCHED_RR") if hasattr(os, n)}
+
+
+def real_time_threads(pid: int | str = "self") -> list[int]:
+    """Threads of process ``pid`` under a real-time scheduling policy."""
+    found = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            if os.sched_getscheduler(int(tid)) in REAL_TIME:
+                found.append(int(tid))
+        except OSError:  # ended meanwhile
+            pass
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="Linux threads")
+def test_a_clip_encodes_without_real_time_threads(tmp_path) -> None:
+    # Run as root, SVT-AV1 starts its ~40 encoder threads SCHED_FIFO 99: they would starve the
+    # control loop (and everything else) on a small machine while a clip or an episode encodes.
+    from bricobot.envs.video import write_mp4
+
+    seen: list[list[int]] = []
+
+    def frames():
+        for i in range(8):
+            if i >= 2:  # the encoder (and its threads) opened at the first frame
+                seen.append(real_time_threads())
+            yield np.full((64, 64, 3), 20 * i, np.uint8)
+
+    write_mp4(tmp_path / "clip.mp4", frames(), fps=30)
+    assert seen and all(found == [] for found in seen)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="Linux threads")
+def test_the_recording_encoder_process_has_no_real_time_threads(tmp_path) -> None:
+    enc = EncoderProcess("cam", (48, 64, 3), ring_frames=8)
+    try:
+        enc.start(tmp_path / "v.mp4.tmp", 30, "libsvtav1", VideoOptions().encoder_options())
+        pid = enc._proc.pid
+        threads_before = len(os.listdir(f"/proc/{pid}/task"))
+        for i in range(6):
+            enc.put(np.full((48, 64, 3), 10 * i, np.uint8))
+        for _ in range(3000):  # until the worker opened its codec (its threads appear)
+            if len(os.listdir(f"/proc/{pid}/task")) > threads_before:
+                break
+            time.sleep(0.01)
+        found = []
+        for _ in range(20):  # and while they start up
+            found += real_time_threads(pid)
+            time.sleep(0.025)
+        assert enc.finish()["frames"] == 6
+    finally:
+        enc.close()
+    assert found == []
 
 
 def test_encoder_process_counts_frames_and_decodes_frame_accurately(tmp_path) -> None:

@@ -246,9 +246,14 @@ class _Episode:
         if self.mode == "video":
             import av
 
+            from bricobot.datasets.video import thread_scheduling_kept
+
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             frame.pts = self.frames
-            for packet in self.stream.encode(frame):
+            # the codec opens at the first encode (SVT-AV1 may make threads real-time there)
+            with thread_scheduling_kept() if self.frames == 0 else contextlib.nullcontext():
+                packets = self.stream.encode(frame)
+            for packet in packets:
                 self.container.mux(packet)
         else:
             import cv2

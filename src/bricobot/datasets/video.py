@@ -73,18 +73,36 @@ class VideoOptions:
         return opts
 
 
+_REAL_TIME = {getattr(os, n) for n in ("SCHED_FIFO", "SCHED_RR") if hasattr(os, n)}
+
+
+def _thread_policies() -> dict[int, int]:
+    """Scheduling policy of each thread of this process (Linux; empty elsewhere)."""
+    policies: dict[int, int] = {}
+    with contextlib.suppress(OSError):
+        for tid in os.listdir("/proc/self/task"):
+            with contextlib.suppress(OSError):  # the thread may have ended meanwhile
+                policies[int(tid)] = os.sched_getscheduler(int(tid))
+    return policies
+
+
 @contextlib.contextmanager
 def thread_scheduling_kept() -> Iterator[None]:
-    """Give the calling thread back its scheduling policy when the block ends.
+    """Undo the real-time scheduling an encoder gives this process's threads when the block ends.
 
     Run as root, SVT-AV1 (``libsvtav1``) switches the thread that opens an encoder to
-    ``SCHED_FIFO`` at priority 99 and never switches it back: every process started from that
-    thread afterwards would be real-time too, and a busy real-time process starves the machine
-    (the control loop included). Wrap the first ``encode`` of each encoder in this.
+    ``SCHED_FIFO`` at priority 99 and never switches it back, and starts its own ~40 worker
+    threads real-time too: a busy real-time encoder starves everything else on the machine (the
+    control loop of a recording included), and every process started from that thread afterwards
+    would be real-time as well. Wrap the first ``encode`` of each encoder (the codec opens there)
+    in this: the calling thread gets its policy back, and every thread that became real-time in
+    the block is put back to normal scheduling (threads that were real-time before, such as a
+    control loop given ``SCHED_FIFO`` on purpose, are left alone).
     """
     if not hasattr(os, "sched_getscheduler"):
         yield
         return
+    before = _thread_policies()
     policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
     try:
         yield
@@ -92,6 +110,10 @@ def thread_scheduling_kept() -> Iterator[None]:
         if os.sched_getscheduler(0) != policy:
             with contextlib.suppress(OSError):
                 os.sched_setscheduler(0, policy, param)
+        for tid, now in _thread_policies().items():
+            if now in _REAL_TIME and before.get(tid) not in _REAL_TIME:
+                with contextlib.suppress(OSError):
+                    os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
 
 
 def _try_encode(codec: str, options: dict[str, str]) -> str | None:

@@ -4,6 +4,7 @@ H.264 where this FFmpeg cannot encode AV1; yuv420p."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import av
 import numpy as np
 
-from bricobot.datasets.video import VideoOptions, probe_encoder
+from bricobot.datasets.video import VideoOptions, probe_encoder, thread_scheduling_kept
 
 #: Keyframe every second: clips are watched, not seeked frame by frame.
 CLIP_OPTIONS = VideoOptions(gop=30)
@@ -35,7 +36,10 @@ def write_mp4(path: str | Path, frames: Iterable[np.ndarray], fps: int) -> Path:
                 stream.width, stream.height = width - width % 2, height - height % 2
                 stream.pix_fmt = "yuv420p"
             image = np.ascontiguousarray(frame[: stream.height, : stream.width])
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+            # the codec opens at the first encode (SVT-AV1 may make threads real-time there)
+            with thread_scheduling_kept() if count == 0 else contextlib.nullcontext():
+                packets = stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24"))
+            for packet in packets:
                 container.mux(packet)
             count += 1
         if stream is None:

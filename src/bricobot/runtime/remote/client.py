@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +34,7 @@ from bricobot.runtime.clock import Clock, SystemClock
 from bricobot.runtime.remote.chunks import ChunkQueue, TimedChunk, request_threshold_steps
 from bricobot.runtime.remote.config import RemoteClientConfig
 from bricobot.runtime.remote.connection import PolicyConnection, describe, is_transient
-from bricobot.runtime.remote.protocol import RemoteUnavailableError, observation_blobs
+from bricobot.runtime.remote.protocol import RemoteUnavailableError, history_blobs
 from bricobot.runtime.remote.stats import EpisodeStats
 from bricobot.runtime.remote.wire import WireLimits
 
@@ -45,12 +46,15 @@ LATENCY_WINDOW = 50
 
 @dataclass
 class Request:
-    """An observation waiting for (or in) a round trip; ``episode`` discards late answers."""
+    """Observations waiting for (or in) a round trip; ``episode`` discards late answers.
+
+    ``history``: the last ``n_obs_steps`` control steps' observations, oldest first (at an
+    episode's start the first observation repeated, as the policy does locally)."""
 
     episode: int
     seq: int
     obs_time_s: float
-    observation: dict[str, Any]
+    history: list[dict[str, Any]]
 
 
 class RemotePolicySource:
@@ -82,6 +86,8 @@ class RemotePolicySource:
         self._policy_features: dict[str, FeatureConfig] = {}
         self._action_names: list[str] = []
         self._pending: Request | None = None
+        #: The policy's observation history (one entry per control step; n_obs_steps long).
+        self._history: deque[dict[str, Any]] = deque(maxlen=1)
         self._busy = False
         self._episode = 0
         self._seq = itertools.count()
@@ -127,6 +133,7 @@ class RemotePolicySource:
             self.queue.clear()
             self.queue.dropped_stale = 0
             self._pending, self._last_action = None, None
+            self._history.clear()
             self._warned = self._holding = False
             self._last_fresh_s = self.clock.now()
             self.stats = EpisodeStats()
@@ -134,7 +141,8 @@ class RemotePolicySource:
         self._raise_if_fatal()
         observation = self.robot.get_observation()
         with self._lock:
-            self._submit(observation, self.clock.now())
+            self._remember(observation)
+            self._submit(self.clock.now())
             failures = self._failures
             self._lock.wait_for(
                 lambda: (
@@ -154,13 +162,14 @@ class RemotePolicySource:
         self._raise_if_fatal()
         now = self.clock.now()
         with self._lock:
+            self._remember(observation)
             self.queue.prune(now)
             if not self._busy:  # a request not yet taken is replaced by the newer observation
                 threshold = request_threshold_steps(
                     self._latency_p90_s(), self.period_s, self.margin_steps
                 )
                 if self.queue.remaining_steps(now) <= threshold:
-                    self._submit(observation, now)
+                    self._submit(now)
             blend = self.queue.blend(now)
             self.stats.dropped_stale = self.queue.dropped_stale
         if blend is None:
@@ -215,9 +224,21 @@ class RemotePolicySource:
             self.config.outage_s,
         )
 
-    def _submit(self, observation: dict[str, Any], now: float) -> None:
-        """Hand an observation to the background thread (caller holds the lock)."""
-        self._pending = Request(self._episode, next(self._seq), now, dict(observation))
+    def _remember(self, observation: dict[str, Any]) -> None:
+        """Keep this step's observation for the policy's history (caller holds the lock); with
+        a history, frames are copied (a camera may reuse its buffer)."""
+        if self._history.maxlen == 1:
+            self._history.append(dict(observation))
+            return
+        copied = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in observation.items()}
+        self._history.append(copied)
+
+    def _submit(self, now: float) -> None:
+        """Hand the observation history (the last one taken at ``now``) to the background thread,
+        padded at the front with its oldest entry to ``n_obs_steps`` (caller holds the lock)."""
+        history = list(self._history)
+        history = [history[0]] * ((self._history.maxlen or 1) - len(history)) + history
+        self._pending = Request(self._episode, next(self._seq), now, history)
         self._lock.notify_all()
 
     def _raise_if_fatal(self) -> None:
@@ -249,6 +270,7 @@ class RemotePolicySource:
             self._policy_features = welcome.features
             self._action_names = list(welcome.features[ACTION_KEY].names)
             self._latencies_s = self._latencies_s or [connection.handshake_rtt_s]
+            self._history = deque(self._history, maxlen=welcome.n_obs_steps)
             self._follow_checkpoint(welcome.ensemble_coeff, welcome.chunk_size)
 
     def _follow_checkpoint(self, coeff: float | None, chunk_size: int) -> None:
@@ -297,8 +319,8 @@ class RemotePolicySource:
         if connection is None:  # closed meanwhile
             return
         try:
-            blobs = observation_blobs(
-                request.observation,
+            blobs = history_blobs(
+                request.history,
                 self._policy_features,
                 self.options.image_encoding,
                 self.options.jpeg_quality,
@@ -306,7 +328,11 @@ class RemotePolicySource:
             sent_s = self.clock.now()
             self.stats.requests += 1
             chunk = connection.request(
-                request.seq, request.obs_time_s, blobs, self.options.request_timeout_s
+                request.seq,
+                request.obs_time_s,
+                blobs,
+                self.options.request_timeout_s,
+                len(request.history),
             )
         except Exception as exc:
             with self._lock:

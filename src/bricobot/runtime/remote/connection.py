@@ -75,10 +75,14 @@ class PolicyConnection:
         connection.handshake_rtt_s = time.monotonic() - start
         return connection
 
-    def request(self, seq: int, obs_time_s: float, blobs: list[Blob], timeout_s: float) -> Chunk:
-        """Send one observation and wait (at most about ``timeout_s``) for its chunk."""
+    def request(
+        self, seq: int, obs_time_s: float, blobs: list[Blob], timeout_s: float, steps: int = 1
+    ) -> Chunk:
+        """Send one observation (``steps`` of them: a history) and wait (at most about
+        ``timeout_s``) for its chunk."""
         self.sock.settimeout(timeout_s)
-        write_frame(self.sock, Kind.OBSERVATION, observation_header(seq, obs_time_s), blobs)
+        header = observation_header(seq, obs_time_s, steps)
+        write_frame(self.sock, Kind.OBSERVATION, header, blobs)
         chunk = parse_chunk(read_frame(self.sock, self.limits), self.action_dim)
         if chunk.seq != seq:
             raise WireError(f"the server answered observation {chunk.seq}, expected {seq}")

@@ -4,15 +4,21 @@
 
     robot                                   server
     HELLO {token, robot_type, features} ->
-                                        <-  WELCOME {policy_type, features, chunk_size}
+                                        <-  WELCOME {policy_type, features, chunk_size,
+                                                         n_obs_steps}
                                             or ERROR {code: auth | features | busy | protocol}
-    OBSERVATION {seq, obs_time_s} + state, camera frames ->
+    OBSERVATION {seq, obs_time_s, steps} + state, camera frames ->
                                         <-  CHUNK {seq, obs_time_s, infer_s} + action (n, A)
     ...
 
 Every message carries ``time_s``, the sender's monotonic clock. Ages are measured on the robot's
 clock only (the server echoes ``obs_time_s``), so the two machines' clocks never need to agree.
 Features travel as ``{key: {"shape": [...], "names": [...]}}``, the checkpoint's spec format.
+
+A policy that looks at a history of observations (Diffusion Policy's ``n_obs_steps``) says so in
+WELCOME; the robot then sends the last ``n_obs_steps`` control steps' observations in each
+OBSERVATION (``steps`` of them, oldest first, blobs named ``<key>@<t>``), exactly the history the
+policy sees when it runs next to the robot. One step keeps the plain ``<key>`` names.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from __future__ import annotations
 import enum
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +46,8 @@ from bricobot.runtime.remote.wire import Blob, Frame, WireError, raw_blob
 #: Limits on a feature spec from the peer.
 MAX_FEATURES = 32
 MAX_NAMES = 256
+#: Most observation steps a policy may ask for (Diffusion Policy uses 2).
+MAX_OBS_STEPS = 16
 
 
 class Kind(enum.IntEnum):
@@ -78,6 +86,8 @@ class Welcome:
     time_s: float
     #: The checkpoint's temporal-ensembling coefficient (ACT), None when it executes chunks.
     ensemble_coeff: float | None = None
+    #: Observations per request: the last ``n_obs_steps`` control steps, oldest first.
+    n_obs_steps: int = 1
 
 
 @dataclass
@@ -171,6 +181,7 @@ def welcome_header(
     features: Mapping[str, FeatureConfig],
     chunk_size: int,
     ensemble_coeff: float | None,
+    n_obs_steps: int = 1,
 ) -> dict:
     return {
         "time_s": now_s(),
@@ -178,6 +189,7 @@ def welcome_header(
         "features": features_to_json(features),
         "chunk_size": chunk_size,
         "ensemble_coeff": ensemble_coeff,
+        "n_obs_steps": n_obs_steps,
     }
 
 
@@ -188,6 +200,9 @@ def parse_welcome(frame: Frame) -> Welcome:
     if ACTION_KEY not in features:
         raise WireError("the server's features have no 'action'")
     coeff = h.get("ensemble_coeff")
+    n_obs_steps = field_of(h, "n_obs_steps", int) if "n_obs_steps" in h else 1
+    if not 1 <= n_obs_steps <= MAX_OBS_STEPS:
+        raise WireError(f"n_obs_steps {n_obs_steps} outside 1..{MAX_OBS_STEPS}")
     return Welcome(
         policy_type=field_of(h, "policy_type", str),
         features=features,
@@ -196,11 +211,13 @@ def parse_welcome(frame: Frame) -> Welcome:
         ensemble_coeff=None
         if coeff is None
         else float(field_of(h, "ensemble_coeff", (int, float))),
+        n_obs_steps=n_obs_steps,
     )
 
 
-def observation_header(seq: int, obs_time_s: float) -> dict:
-    return {"time_s": now_s(), "seq": seq, "obs_time_s": obs_time_s}
+def observation_header(seq: int, obs_time_s: float, steps: int = 1) -> dict:
+    """``obs_time_s``: when the newest of the ``steps`` observations was taken."""
+    return {"time_s": now_s(), "seq": seq, "obs_time_s": obs_time_s, "steps": steps}
 
 
 def chunk_message(seq: int, obs_time_s: float, actions: np.ndarray, infer_s: float) -> tuple:
@@ -250,42 +267,73 @@ def observation_blobs(
     features: Mapping[str, FeatureConfig],
     image_encoding: str,
     jpeg_quality: int = 90,
+    step: int | None = None,
 ) -> list[Blob]:
     """Blobs of a robot observation (``"<joint>.pos"`` values, ``"<camera>"`` frames) for the
     policy inputs in ``features``: ``observation.state`` float32 ``(D,)`` in the policy's name
-    order, one image blob per camera."""
+    order, one image blob per camera; named ``<key>@<step>`` when ``step`` is given."""
     blobs = []
     for key, feature in features.items():
+        name = key if step is None else f"{key}@{step}"
         if key == STATE_KEY:
             state = np.array([observation[n] for n in feature.names], np.float32)  # (D,)
-            blobs.append(raw_blob(key, state))
+            blobs.append(raw_blob(name, state))
         elif is_image_key(key):
             camera = key.removeprefix(IMAGE_PREFIX)
-            blobs.append(encode_image(key, observation[camera], image_encoding, jpeg_quality))
+            blobs.append(encode_image(name, observation[camera], image_encoding, jpeg_quality))
     return blobs
 
 
+def history_blobs(
+    history: Sequence[Mapping[str, Any]],
+    features: Mapping[str, FeatureConfig],
+    image_encoding: str,
+    jpeg_quality: int = 90,
+) -> list[Blob]:
+    """Blobs of consecutive observations, oldest first (one observation: the plain names)."""
+    if len(history) == 1:
+        return observation_blobs(history[0], features, image_encoding, jpeg_quality)
+    return [
+        blob
+        for t, observation in enumerate(history)
+        for blob in observation_blobs(observation, features, image_encoding, jpeg_quality, t)
+    ]
+
+
 def parse_observation(
-    frame: Frame, features: Mapping[str, FeatureConfig]
+    frame: Frame, features: Mapping[str, FeatureConfig], max_steps: int = 1
 ) -> tuple[int, float, dict[str, np.ndarray]]:
     """``(seq, obs_time_s, inputs)`` of an OBSERVATION: every policy input present, with the shape
-    of its feature (state finite float32 ``(D,)``, images uint8 ``(H, W, 3)``)."""
+    of its feature (state finite float32 ``(D,)``, images uint8 ``(H, W, 3)``), stacked to
+    ``(steps, ...)`` (oldest first) when it holds ``1 < steps <= max_steps`` observations."""
     expect(frame, Kind.OBSERVATION)
     seq = field_of(frame.header, "seq", int)
     obs_time_s = float(field_of(frame.header, "obs_time_s", (int, float)))
+    steps = field_of(frame.header, "steps", int) if "steps" in frame.header else 1
+    if not 1 <= steps <= max_steps:
+        raise WireError(f"an observation of {steps} steps; this policy takes 1 to {max_steps}")
     inputs: dict[str, np.ndarray] = {}
     for key, feature in features.items():
         if key == ACTION_KEY:
             continue
-        blob = frame.blobs.get(key)
-        if blob is None:
-            raise WireError(f"the observation has no {key!r}")
-        if is_image_key(key):
-            inputs[key] = decode_image(blob, tuple(feature.shape))
-            continue
-        if blob.encoding != "raw" or blob.dtype != "float32" or list(blob.shape) != feature.shape:
-            raise WireError(f"{key!r} must be raw float32 {feature.shape}, got {list(blob.shape)}")
-        inputs[key] = blob.array().copy()  # writable, as torch wants
-        if not np.isfinite(inputs[key]).all():
-            raise WireError(f"{key!r} holds non-finite values")
+        if steps == 1:
+            inputs[key] = _input(frame, key, key, feature)
+        else:
+            frames = [_input(frame, f"{key}@{t}", key, feature) for t in range(steps)]
+            inputs[key] = np.stack(frames)  # (steps, ...)
     return seq, obs_time_s, inputs
+
+
+def _input(frame: Frame, name: str, key: str, feature: FeatureConfig) -> np.ndarray:
+    """One policy input from blob ``name``, checked against ``feature``."""
+    blob = frame.blobs.get(name)
+    if blob is None:
+        raise WireError(f"the observation has no {name!r}")
+    if is_image_key(key):
+        return decode_image(blob, tuple(feature.shape))
+    if blob.encoding != "raw" or blob.dtype != "float32" or list(blob.shape) != feature.shape:
+        raise WireError(f"{name!r} must be raw float32 {feature.shape}, got {list(blob.shape)}")
+    value = blob.array().copy()  # writable, as torch wants
+    if not np.isfinite(value).all():
+        raise WireError(f"{name!r} holds non-finite values")
+    return value

@@ -137,6 +137,10 @@ class PolicyServer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _n_obs_steps(self) -> int:
+        """Observations the policy looks at per prediction (Diffusion Policy: a history)."""
+        return int(getattr(self.policy.config, "n_obs_steps", 1))
+
     def _chunk_size(self) -> int:
         return int(
             getattr(self.policy.config, "chunk_size", 0)
@@ -223,6 +227,7 @@ class PolicyServer:
                 self.features,
                 self._chunk_size(),
                 getattr(self.policy.config, "temporal_ensemble_coeff", None),
+                self._n_obs_steps(),
             ),
         )
         with self._state_lock:
@@ -233,8 +238,11 @@ class PolicyServer:
     def _answer(self, sock: socket.socket, frame: Frame) -> None:
         """Infer one chunk for an OBSERVATION frame and send it back."""
         received_s = time.monotonic()
-        seq, obs_time_s, inputs = parse_observation(frame, self.features)
+        steps = self._n_obs_steps()
+        seq, obs_time_s, inputs = parse_observation(frame, self.features, steps)
         batch = observation_to_batch(inputs, self.policy.config, self.device)
+        if frame.header.get("steps", 1) > 1:  # a history: (steps, ...) → (1, steps, ...)
+            batch = {key: value.unsqueeze(0) for key, value in batch.items()}
         with self._infer_lock, torch.inference_mode():
             chunk = self.policy.predict_chunk(batch)  # (1, n, A)
         actions = chunk[0].detach().float().cpu().numpy()  # (n, A)
