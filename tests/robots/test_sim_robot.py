@@ -71,3 +71,18 @@ def test_episodes_are_seeded(robot: SimRobot) -> None:
         robot.reset_episode(seed=4)
         robot.reset_episode(seed=3)
         assert np.allclose(robot.task.cube_position, first)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("task", "robot_type"),
+    [
+        ("so101_pick_cube", "so101_sim"),
+        ("koch_pick_cube", "koch_sim"),
+        ("bimanual_so101_transfer_cube", "bimanual_so101_sim"),
+    ],
+)
+def test_the_sim_robot_names_the_arm_it_simulates(task: str, robot_type: str) -> None:
+    # Datasets store it as robot_type, and the policy server logs it: a Koch recording must not
+    # say so101.
+    robot = SimRobot(SimRobotConfig(task=task, task_config={"cameras": []}))
+    assert robot.robot_type == robot_type

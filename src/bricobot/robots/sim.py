@@ -51,6 +51,9 @@ class SimRobot(Robot):
             entry.config_class(), {"type": config.task, **config.task_config}
         )
         self.task: Task = entry.impl_class()(task_config)
+        #: What datasets and the policy server are told: the simulated arm, e.g. ``koch_sim``.
+        arms = "bimanual_" if len(self.task.arm_prefixes) > 1 else ""
+        self.robot_type = f"{arms}{self.task.robot}_sim"
         self._connected = False
         self._episode = 0
         #: Source of capture times; a recording on the simulation's clock sets its ``now``.
