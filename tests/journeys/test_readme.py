@@ -270,15 +270,7 @@ def test_quick_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     demo = shlex.split(first.split("&&")[-1])
     assert demo == [".venv/bin/bricobot", "demo"]
     monkeypatch.chdir(tmp_path)
-    tiny = [
-        "pipeline.num_demos=2",
-        "pipeline.steps=2",
-        "pipeline.eval_episodes=2",
-        "pipeline.eval_num_envs=2",
-        "pipeline.videos=0",
-        "pipeline.num_workers=0",
-    ]
-    run_bricobot(["bricobot", *demo[1:]], *tiny)
+    run_bricobot(["bricobot", *demo[1:]], *TINY_DEMO)
     assert (newest(tmp_path / "outputs/demo") / "report.md").is_file()
 
 
@@ -353,16 +345,24 @@ TINY_BENCH_ARGS = {
     "scripts/bench/viewer.py": ["--episodes", "3", "--repeat", "1"],
     "scripts/bench/inference.py": ["--calls", "2"],
     "scripts/bench/train_under_load.py": ["--steps", "2"],
+    "scripts/bench/remote_success.py": ["--episodes", "1"],
 }
 #: Commands of the table that other tests run as printed (or that need hardware this machine lacks).
 RUN_ELSEWHERE = {
     "bricobot demo": "test_quick_start runs it (tiny sizes appended)",
     "pytest tests/motors/test_bus.py -k unplugged -s": "part of the test suite itself",
     "scripts/bench/gpu.sh": "needs a CUDA GPU; checked for shell syntax here",
-    "python scripts/bench/remote_success.py --policy-path outputs/demo/<time>/train": (
-        "needs a trained `bricobot demo` checkpoint (20 min to make); not run here"
-    ),
 }
+
+#: The quick start's demo with tiny sizes: what a ``outputs/demo/<time>`` in a command refers to.
+TINY_DEMO = [
+    "pipeline.num_demos=2",
+    "pipeline.steps=2",
+    "pipeline.eval_episodes=2",
+    "pipeline.eval_num_envs=2",
+    "pipeline.videos=0",
+    "pipeline.num_workers=0",
+]
 
 
 #: Sections whose benchmark commands are printed inline (in tables and prose), not in bash blocks.
@@ -403,6 +403,11 @@ def test_performance_table_commands_run_with_tiny_sizes(tmp_path: Path) -> None:
         script = argv[1]
         assert script in TINY_BENCH_ARGS, f"add tiny sizes for {script} to TINY_BENCH_ARGS"
         args = [a.replace("/tmp/", f"{tmp_path}/") for a in argv[2:]]
+        if any("outputs/demo/<time>" in a for a in args):  # a demo run (tiny) to point at
+            if not (tmp_path / "outputs/demo").is_dir():
+                demo = [sys.executable, "-m", "bricobot.cli.main", "demo", *TINY_DEMO]
+                subprocess.run(demo, cwd=tmp_path, env=env, check=True, capture_output=True)
+            args = [a.replace("<time>", newest(tmp_path / "outputs/demo").name) for a in args]
         out = subprocess.run(
             [sys.executable, str(REPO / script), *args, *TINY_BENCH_ARGS[script]],
             cwd=tmp_path,
