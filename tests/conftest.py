@@ -3,7 +3,9 @@ EEPROM journal is written to a temporary folder."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
 import tempfile
 
@@ -11,7 +13,9 @@ import pytest
 
 # The EEPROM write journal (motors/eeprom_log.py) goes to a throwaway folder, never the user's;
 # set before any test (and any subprocess it starts) runs.
-os.environ.setdefault("BRICOBOT_STATE_DIR", tempfile.mkdtemp(prefix="bricobot-state-"))
+if "BRICOBOT_STATE_DIR" not in os.environ:
+    os.environ["BRICOBOT_STATE_DIR"] = tempfile.mkdtemp(prefix="bricobot-state-")
+    atexit.register(shutil.rmtree, os.environ["BRICOBOT_STATE_DIR"], ignore_errors=True)
 
 # A shell starts a background job (`pytest … &`, nohup, some CI runners) with SIGINT ignored, and
 # every process it starts inherits that: the Ctrl-C tests (here and in the commands they start)
