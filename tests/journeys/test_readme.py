@@ -352,6 +352,7 @@ RUN_ELSEWHERE = {
     "bricobot demo": "test_quick_start runs it (tiny sizes appended)",
     "pytest tests/motors/test_bus.py -k unplugged -s": "part of the test suite itself",
     "scripts/bench/gpu.sh": "needs a CUDA GPU; checked for shell syntax here",
+    "scripts/stress_tests.sh": "the whole suite 3 times under load (half an hour); syntax-checked here",
 }
 
 #: The quick start's demo with tiny sizes: what a ``outputs/demo/<time>`` in a command refers to.
