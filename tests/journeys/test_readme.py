@@ -12,11 +12,11 @@ when the README gains a command no journey runs, so the README cannot drift from
 from __future__ import annotations
 
 import builtins
+import http.client
 import re
 import shlex
 import subprocess
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -94,6 +94,18 @@ def run_bricobot(argv: list[str], *extra: str, expect: int = 0) -> None:
     assert argv[0] == "bricobot", argv
     code = main([*argv[1:], *extra])
     assert code == expect, f"{shlex.join(argv)} {' '.join(extra)} exited {code}"
+
+
+def loopback_get(port: int, timeout_s: float) -> str:
+    """The page at ``/`` of a server on this machine (tests never leave loopback)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
+    try:
+        connection.request("GET", "/")
+        reply = connection.getresponse()
+        assert reply.status == 200, reply.status
+        return reply.read().decode()
+    finally:
+        connection.close()
 
 
 def newest(folder: Path) -> Path:
@@ -235,14 +247,13 @@ def serve_once(argv: list[str], timeout_s: float = 60.0) -> str:
     assert proc.stdout is not None
     try:
         deadline = time.monotonic() + timeout_s
-        url = ""
-        while not url and time.monotonic() < deadline:
+        port = 0
+        while not port and time.monotonic() < deadline:
             line = proc.stdout.readline()
             assert line, f"{shlex.join(argv)} exited before printing its address"
-            match = re.search(r"http://127\.0\.0\.1:\d+/", line)
-            url = match.group(0) if match else ""
-        with urllib.request.urlopen(url, timeout=timeout_s) as reply:
-            page = reply.read().decode()
+            match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+            port = int(match.group(1)) if match else 0
+        page = loopback_get(port, timeout_s)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=timeout_s) in (0, 130)
         return page

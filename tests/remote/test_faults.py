@@ -75,9 +75,8 @@ def test_a_dropped_connection_is_held_through_and_reconnected(
     # cut is noticed or before the first chunk: that outage gets its own one warning.)
     warnings = warnings_of(caplog)
     assert sum("connection lost" in w for w in warnings) <= 1
-    assert 1 <= len(warnings) <= 2 and all(
-        "connection lost" in w or "no fresh" in w for w in warnings
-    )
+    assert 1 <= len(warnings) <= 2, warnings
+    assert all("connection lost" in w or "no fresh" in w for w in warnings), warnings
 
 
 def test_a_restarted_server_is_found_again(policy: Policy, robot: FakeRobot) -> None:
