@@ -34,6 +34,7 @@ from typing import Any
 
 import torch
 
+from bricobot.datasets.files import atomic_write_bytes, atomic_write_json
 from bricobot.envs.registration import GYM_IDS
 from bricobot.envs.registry import ENVS
 from bricobot.evaluation.demo import DEMO_STEPS, choose_preset, record_demos
@@ -68,6 +69,9 @@ class SuiteConfig:
     codec: str = "libsvtav1"
     device: str = "auto"
     num_workers: int | None = None
+    #: CPU math threads for training; None = the CPUs idle when training starts. Set it when
+    #: several suites share a machine (two suites on 2 cores: 1 each).
+    num_threads: int | None = None
     seed: int = 1000
     progress: bool = True
 
@@ -126,9 +130,7 @@ def stamp_dataset_info(root: Path, env_config: Any) -> None:
         "gym_id": gym_id_of(env_config.type, env_config.randomize),
         "env_config": to_dict(env_config),
     }
-    tmp = path.with_name(".info.json.tmp")
-    tmp.write_text(json.dumps(info, indent=4) + "\n")
-    os.replace(tmp, path)
+    atomic_write_json(path, info)
 
 
 def train_stage(task_dir: Path, cfg: SuiteConfig, preset: str, steps: int) -> dict[str, Any]:
@@ -152,6 +154,7 @@ def train_stage(task_dir: Path, cfg: SuiteConfig, preset: str, steps: int) -> di
         save_every=steps,
         log_every=max(1, steps // 100),
         progress=cfg.progress,
+        num_threads=cfg.num_threads,
     )
     data_cfg = DataConfig(
         root=str(task_dir / "dataset"),
@@ -304,26 +307,35 @@ def write_table(out: Path, rows: list[dict[str, Any]], cfg: SuiteConfig) -> Path
         )
     lines += ["", f"Evaluation seeds start at {EVAL_SEED_START}; demos at {DEMO_SEED_START}.", ""]
     path = out / "benchmark.md"
-    path.write_text("\n".join(lines))
+    atomic_write_bytes(path, "\n".join(lines).encode())  # two suites may share ``out``
     settings = {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(cfg).items()}
-    (out / "benchmark.json").write_text(
-        json.dumps({"settings": settings, "rows": rows}, indent=1) + "\n"
-    )
+    atomic_write_json(out / "benchmark.json", {"settings": settings, "rows": rows})
     return path
 
 
+def finished_rows(out: Path) -> list[dict[str, Any]]:
+    """Every finished row in ``out`` (this run's tasks and those of earlier runs with other
+    ``--tasks``), in task order."""
+    rows = []
+    for task in sorted(ENVS):
+        row_path = out / task / "row.json"
+        if row_path.is_file():
+            rows.append(json.loads(row_path.read_text()))
+    return rows
+
+
 def run_suite(cfg: SuiteConfig) -> Path:
-    """Every task of ``cfg`` in turn (finished ones skipped); the table after each row."""
+    """Every task of ``cfg`` in turn (finished ones skipped); after each row, the table of every
+    finished row in ``cfg.out``."""
     unknown = sorted(set(cfg.tasks) - set(ENVS))
     if unknown:
         raise SystemExit(f"unknown task(s) {unknown}; tasks: {', '.join(sorted(ENVS))}")
     cfg.out.mkdir(parents=True, exist_ok=True)
     machine = machine_info()
-    rows: list[dict[str, Any]] = []
     path = cfg.out / "benchmark.md"
     for task in cfg.tasks:
-        rows.append(run_task(task, cfg, machine))
-        path = write_table(cfg.out, rows, cfg)
+        run_task(task, cfg, machine)
+        path = write_table(cfg.out, finished_rows(cfg.out), cfg)
     log(f"table: {path}")
     return path
 
@@ -349,6 +361,9 @@ def parse_args(argv: list[str] | None = None) -> SuiteConfig:
     parser.add_argument("--codec", default="libsvtav1")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--num-workers", type=int)
+    parser.add_argument(
+        "--num-threads", type=int, help="CPU training threads (default: the idle CPUs)"
+    )
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     return SuiteConfig(
@@ -367,6 +382,7 @@ def parse_args(argv: list[str] | None = None) -> SuiteConfig:
         codec=args.codec,
         device=args.device,
         num_workers=args.num_workers,
+        num_threads=args.num_threads,
         progress=not args.no_progress,
     )
 

@@ -44,6 +44,7 @@ def args(out: Path, steps: int) -> list[str]:
         "--randomize",
         "--codec=libx264",  # this test is about the suite, not the AV1 encoder
         "--eval-videos=0",
+        "--num-threads=1",
         "--no-progress",
     ]
 
@@ -77,3 +78,12 @@ def test_suite_records_trains_evaluates_and_resumes(
     assert (out / "so101_place_cube/dataset/meta/info.json").stat().st_mtime == dataset_mtime
     evaluated = (out / "so101_place_cube/eval/checkpoint.txt").read_text()
     assert "000003" in evaluated
+
+    # Rows of earlier runs with other --tasks stay in the table (two suites may share --out).
+    other = {**row, "task": "so101_pick_cube", "gym_id": "bricobot/SO101PickCubeRand-v0"}
+    (out / "so101_pick_cube").mkdir()
+    (out / "so101_pick_cube/row.json").write_text(json.dumps(other))
+    suite.run_suite(suite.parse_args(args(out, steps=3)))
+    rows = json.loads((out / "benchmark.json").read_text())["rows"]
+    assert [r["task"] for r in rows] == ["so101_pick_cube", "so101_place_cube"]
+    assert "SO101PickCubeRand-v0" in (out / "benchmark.md").read_text()

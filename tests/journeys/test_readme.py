@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import builtins
 import http.client
+import os
 import re
 import shlex
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -232,9 +234,7 @@ def test_see_your_data_and_your_training(tmp_path: Path, monkeypatch: pytest.Mon
 
 def serve_once(argv: list[str], timeout_s: float = 60.0) -> str:
     """Start ``bricobot view …`` as a process, fetch the page it prints, stop it with Ctrl-C."""
-    import os
     import signal
-    import sys
 
     env = {**os.environ, "BROWSER": "true"}  # --open: a browser that does nothing
     proc = subprocess.Popen(
@@ -377,6 +377,18 @@ TINY_DEMO = [
 ]
 
 
+def make_tiny_suite_run(cwd: Path, policy: str, task: str, env: dict[str, str]) -> None:
+    """``outputs/suite/<policy>/<task>/train`` under ``cwd`` from a tiny suite run (2 demos, 2 steps,
+    one 32×32 camera), unless there is one."""
+    if (cwd / "outputs/suite" / policy / task / "train").is_dir():
+        return
+    suite = [sys.executable, str(REPO / "scripts/benchmark_suite.py")]
+    suite += ["--out", f"outputs/suite/{policy}", "--policy", policy, "--tasks", task]
+    suite += TINY_BENCH_ARGS["scripts/benchmark_suite.py"][2:]  # tiny sizes, not their task
+    suite += ["--image-size", "32", "--cameras", "front"]
+    subprocess.run(suite, cwd=cwd, env=env, check=True, capture_output=True)
+
+
 #: Sections whose benchmark commands are printed inline (in tables and prose), not in bash blocks.
 BENCHMARK_SECTIONS = ("### Simulation tasks", "## Performance")
 
@@ -400,9 +412,6 @@ def performance_commands() -> list[str]:
 @pytest.mark.slow  # a dozen benchmark processes: minutes on 2 cores; `pytest -m slow` runs it
 @pytest.mark.timeout(1800)
 def test_performance_table_commands_run_with_tiny_sizes(tmp_path: Path) -> None:
-    import os
-    import sys
-
     ran = []
     env = {**os.environ, "BRICOBOT_CACHE_DIR": str(tmp_path / "cache")}
     for command in performance_commands():
@@ -420,6 +429,9 @@ def test_performance_table_commands_run_with_tiny_sizes(tmp_path: Path) -> None:
                 demo = [sys.executable, "-m", "bricobot.cli.main", "demo", *TINY_DEMO]
                 subprocess.run(demo, cwd=tmp_path, env=env, check=True, capture_output=True)
             args = [a.replace("<time>", newest(tmp_path / "outputs/demo").name) for a in args]
+        for arg in args:  # a suite run (tiny) to point at: outputs/suite/<policy>/<task>/train
+            if match := re.fullmatch(r"outputs/suite/(\w+)/(\w+)/train", arg):
+                make_tiny_suite_run(tmp_path, match.group(1), match.group(2), env)
         out = subprocess.run(
             [sys.executable, str(REPO / script), *args, *TINY_BENCH_ARGS[script]],
             cwd=tmp_path,
