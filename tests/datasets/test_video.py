@@ -79,8 +79,14 @@ def test_the_recording_encoder_process_has_no_real_time_threads(tmp_path) -> Non
             if len(os.listdir(f"/proc/{pid}/task")) > threads_before:
                 break
             time.sleep(0.01)
+        # Inside the first encode SVT-AV1's threads are real-time until the worker puts them back
+        # (a few ms; longer on a loaded machine): wait for that, bounded, then none may return.
+        for _ in range(3000):
+            if not real_time_threads(pid):
+                break
+            time.sleep(0.01)
         found = []
-        for _ in range(20):  # and while they start up
+        for _ in range(20):
             found += real_time_threads(pid)
             time.sleep(0.025)
         assert enc.finish()["frames"] == 6
@@ -113,3 +119,45 @@ def test_encoder_process_counts_frames_and_decodes_frame_accurately(tmp_path) ->
     assert [round(float(f.mean()) / 10) for f in frames] == [13, 2, 3, 19]
     with pytest.raises(VideoDecodeError, match="no frame at"):
         dec.frames_at(final, [25 / 30])
+
+
+def test_a_clip_whose_encoder_fails_mid_clip_is_encoded_again(tmp_path, monkeypatch) -> None:
+    # Under load SVT-AV1 can fail mid-clip ("bug, no frame in undisplayed queue", then EINVAL
+    # from the muxer): an evaluation clip is encoded again rather than ending the run.
+    import av
+
+    from bricobot.envs import video
+
+    real_encode = video._encode_clip
+    codecs_tried: list[str] = []
+
+    def flaky_encode(path, tmp, frames, fps, codec) -> None:
+        codecs_tried.append(codec)
+        if len(codecs_tried) == 1:
+            tmp.write_bytes(b"half a clip")
+            raise av.error.ArgumentError(22, "Invalid argument", str(tmp))
+        real_encode(path, tmp, frames, fps, codec)
+
+    monkeypatch.setattr(video, "_encode_clip", flaky_encode)
+    frames = [np.full((32, 48, 3), 25 * i, np.uint8) for i in range(6)]
+    with pytest.warns(UserWarning, match="failed .*encoding it again"):
+        clip = video.write_mp4(tmp_path / "episode_0000.mp4", frames, fps=30)
+    assert codecs_tried[0] == codecs_tried[1]
+    with av.open(str(clip)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 6
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["episode_0000.mp4"]  # no temp left
+
+
+def test_a_clip_that_never_encodes_raises_the_last_error(tmp_path, monkeypatch) -> None:
+    import av
+
+    from bricobot.envs import video
+
+    def broken_encode(path, tmp, frames, fps, codec) -> None:
+        raise av.error.ArgumentError(22, "Invalid argument", str(tmp))
+
+    monkeypatch.setattr(video, "_encode_clip", broken_encode)
+    frames = [np.zeros((32, 48, 3), np.uint8)] * 3
+    with pytest.warns(UserWarning), pytest.raises(av.FFmpegError):
+        video.write_mp4(tmp_path / "clip.mp4", frames, fps=30)
+    assert not (tmp_path / "clip.mp4").exists()

@@ -5,26 +5,60 @@ H.264 where this FFmpeg cannot encode AV1; yuv420p."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import av
 import numpy as np
 
-from bricobot.datasets.video import VideoOptions, probe_encoder, thread_scheduling_kept
+from bricobot.datasets.video import (
+    FALLBACK_CODECS,
+    VideoOptions,
+    probe_encoder,
+    thread_scheduling_kept,
+)
 
 #: Keyframe every second: clips are watched, not seeked frame by frame.
 CLIP_OPTIONS = VideoOptions(gop=30)
 
 
 def write_mp4(path: str | Path, frames: Iterable[np.ndarray], fps: int) -> Path:
-    """Encode RGB uint8 frames (H, W, 3) to ``path``; written to a temp name, then renamed."""
+    """Encode RGB uint8 frames (H, W, 3) to ``path``; written to a temp name, then renamed.
+
+    Under heavy load SVT-AV1 sometimes fails mid-clip ("bug, no frame in undisplayed queue", then
+    an invalid packet). Frames given as a sequence (a list) are then encoded again, once more with
+    the same codec, then with the fallback codecs; a one-pass iterator cannot be replayed.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.mp4")
-    count = 0
     codec = probe_encoder(CLIP_OPTIONS)
+    if not isinstance(frames, Sequence):
+        _encode_clip(path, tmp, frames, fps, codec)
+    else:
+        attempts = [codec, codec, *(c for c in FALLBACK_CODECS if c != codec)]
+        for this, following in zip(attempts, [*attempts[1:], None], strict=True):
+            try:
+                _encode_clip(path, tmp, frames, fps, this)
+                break
+            except av.FFmpegError as exc:
+                tmp.unlink(missing_ok=True)
+                if following is None:
+                    raise
+                again = "again" if following == this else f"with {following}"
+                warnings.warn(
+                    f"encoding {path.name} with {this} failed ({exc}); encoding it {again}",
+                    stacklevel=2,
+                )
+    tmp.replace(path)
+    return path
+
+
+def _encode_clip(path: Path, tmp: Path, frames: Iterable[np.ndarray], fps: int, codec: str) -> None:
+    """One encoding pass of ``frames`` with ``codec`` into ``tmp`` (the clip ``path`` to be)."""
+    count = 0
     with av.open(str(tmp), mode="w") as container:
         stream: Any = None
         for frame in frames:
@@ -46,5 +80,3 @@ def write_mp4(path: str | Path, frames: Iterable[np.ndarray], fps: int) -> Path:
             raise ValueError(f"no frames to write to {path}")
         for packet in stream.encode():
             container.mux(packet)
-    tmp.replace(path)
-    return path
