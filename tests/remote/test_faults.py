@@ -71,12 +71,14 @@ def test_a_dropped_connection_is_held_through_and_reconnected(
     check_holds(steps + after)
     assert max(source.stats.action_age_s) <= source.options.max_action_age_s
     assert any(not step.held for step in after)  # fresh actions again after the reconnection
-    # The cut is reported, once. (On a loaded machine the queue may also run dry once before the
-    # cut is noticed or before the first chunk: that outage gets its own one warning.)
+    # The cut is reported, once. (On a loaded machine the queue may also run dry before the first
+    # chunk, or before the cut is noticed, and that outage is reported as "no fresh chunk" instead.)
     warnings = warnings_of(caplog)
-    assert sum("connection lost" in w for w in warnings) <= 1
-    assert 1 <= len(warnings) <= 2, warnings
-    assert all("connection lost" in w or "no fresh" in w for w in warnings), warnings
+    lost = [w for w in warnings if "connection lost" in w]
+    dry = [w for w in warnings if "no fresh chunk" in w]
+    assert lost or dry, "the cut was never reported"
+    assert len(lost) <= 1 and len(dry) <= 1, warnings  # one warning per outage, not per step
+    assert len(lost) + len(dry) == len(warnings), warnings  # and no other warning
 
 
 def test_a_restarted_server_is_found_again(policy: Policy, robot: FakeRobot) -> None:
