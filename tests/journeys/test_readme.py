@@ -357,6 +357,7 @@ TINY_BENCH_ARGS = {
     "scripts/bench/inference.py": ["--calls", "2"],
     "scripts/bench/train_under_load.py": ["--steps", "2"],
     "scripts/bench/remote_success.py": ["--episodes", "1"],
+    "scripts/bench/chunk_delay.py": ["--episodes", "1"],
 }
 #: Commands of the table that other tests run as printed (or that need hardware this machine lacks).
 RUN_ELSEWHERE = {

@@ -163,3 +163,42 @@ def test_frozen_batch_norm_needs_pretrained_weights() -> None:
 
     with pytest.raises(ValueError, match="pretrained_backbone_path"):
         ACTConfig(backbone_norm="frozen_batch")
+
+
+def test_diffusion_starts_its_chunk_with_the_given_prefix_and_continues_it() -> None:
+    """A remote chunk arrives while the robot still executes the previous one: given those actions
+    (the prefix), Diffusion's chunk starts with them and, where the data goes two ways from one
+    observation, continues the way the prefix began instead of jumping to the other."""
+    policy = build("diffusion_sample")
+    cfg = policy.config
+    batch = make_batch(cfg, batch_size=2, n_obs_steps=n_obs(policy))
+    for key in cfg.input_features:  # one observation, two demonstrations from it
+        batch[key][1] = batch[key][0]
+    up, down = 26.0, -6.0  # normalized ±0.8 (make_stats: mean 10, std 20)
+    batch["action"][0], batch["action"][1] = up, down
+    batch["action_is_pad"][:] = False
+    optimizer = torch.optim.Adam(policy.parameters(), lr=3e-3)
+    torch.manual_seed(0)
+    for _ in range(150):
+        loss, _ = policy(batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    policy.eval()
+    obs = {key: batch[key][:1] for key in cfg.input_features}  # (1, T_obs, ...)
+    for way in (up, down):
+        prefix = torch.full((1, 2, cfg.action_dim), way)  # (1, d, A)
+        for seed in range(3):
+            torch.manual_seed(seed)
+            chunk = policy.predict_chunk(obs, prefix=prefix)  # (1, n, A)
+            assert chunk.shape == (1, cfg.horizon - cfg.n_obs_steps + 1, cfg.action_dim)
+            torch.testing.assert_close(chunk[:, :2], prefix, atol=1e-3, rtol=0)
+            rest = chunk[0, 2:]  # on the prefix's side of the midway 10, all of it
+            assert ((rest - 10.0) * (way - 10.0) > 0).all(), (way, rest)
+    # A prefix longer than the chunk fills it; none leaves sampling as it was.
+    long = torch.full((1, cfg.horizon + 3, cfg.action_dim), up)
+    torch.testing.assert_close(policy.predict_chunk(obs, prefix=long), long[:, : chunk.shape[1]])
+    torch.manual_seed(5)
+    free = policy.predict_chunk(obs)
+    torch.manual_seed(5)
+    torch.testing.assert_close(policy.predict_chunk(obs, prefix=long[:, :0]), free)

@@ -93,3 +93,21 @@ def test_the_request_threshold_covers_the_round_trip(
 ) -> None:
     """ceil(rtt / period) + margin: 150 ms at 30 Hz is 4.5 periods, so 5 steps plus the margin."""
     assert request_threshold_steps(rtt_s, period_s, margin) == expected
+
+
+def test_planned_actions_are_what_the_next_steps_will_execute() -> None:
+    """The prefix sent with a request: the actions ``blend`` returns at the next steps, stopping
+    where nothing fresh covers a step (past the chunk's end, or beyond the age bound)."""
+    queue = ChunkQueue(PERIOD_S, max_age_s=0.75, ensemble_coeff=None)
+    queue.add(chunk(obs_time_s=1.0, n=10), now_s=1.2)
+    planned = queue.planned(1.2, 4)
+    assert planned.shape == (4, 2)
+    for k, action in enumerate(planned):
+        blend = queue.blend(1.2 + k * PERIOD_S)
+        assert blend is not None
+        np.testing.assert_array_equal(action, blend.action)
+    np.testing.assert_array_equal(planned[:, 0], [2, 3, 4, 5])
+    # Steps 1.2 … 1.7 are fresh (age ≤ 0.75 s); 1.8 would execute an action from a stale chunk.
+    assert len(queue.planned(1.2, 20)) == 6
+    assert queue.planned(5.0, 3).shape == (0, 2)  # all of it in the past
+    assert ChunkQueue(PERIOD_S, max_age_s=1.0).planned(0.0, 3).shape == (0, 0)

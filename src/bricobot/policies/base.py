@@ -15,7 +15,7 @@ import abc
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -211,14 +211,18 @@ class Policy(nn.Module, abc.ABC):
     """
 
     config: PolicyConfig
+    #: Whether ``predict_chunk`` takes ``prefix=``: actions the robot executes at the chunk's first
+    #: steps anyway (a remote chunk's round trip), which the chunk then starts with and continues.
+    continues_prefix: ClassVar[bool] = False
 
     @abc.abstractmethod
     def forward(self, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:  # type: ignore[override]
         """Training loss and scalar metrics for a batch from the training data."""
 
     @abc.abstractmethod
-    def predict_chunk(self, obs: dict[str, Tensor]) -> Tensor:
-        """Actions ``(B, n, action_dim)`` in robot units for a batch of observations."""
+    def predict_chunk(self, obs: dict[str, Tensor], prefix: Tensor | None = None) -> Tensor:
+        """Actions ``(B, n, action_dim)`` in robot units for a batch of observations; ``prefix``
+        ``(B, d, A)`` is used only where :attr:`continues_prefix` says so (else ignored)."""
 
     @abc.abstractmethod
     def select_action(self, obs: dict[str, Tensor]) -> Tensor:

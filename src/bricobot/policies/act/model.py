@@ -73,7 +73,7 @@ class ACT(Policy):
         return loss, metrics
 
     @torch.no_grad()
-    def predict_chunk(self, obs: dict[str, Tensor]) -> Tensor:
+    def predict_chunk(self, obs: dict[str, Tensor], prefix: Tensor | None = None) -> Tensor:
         was_training = self.training
         self.eval()
         actions, _ = self.model(self._prepare(obs))  # (B, S, A) normalized

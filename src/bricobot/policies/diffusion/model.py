@@ -35,6 +35,7 @@ class DiffusionPolicy(Policy):
     """Normalization + observation encoder + U-Net + noise scheduler + observation/action queues."""
 
     config: DiffusionConfig
+    continues_prefix = True
 
     def __init__(self, config: DiffusionConfig) -> None:
         super().__init__()
@@ -87,27 +88,51 @@ class DiffusionPolicy(Policy):
         return loss, {"mse_loss": float(loss.detach())}
 
     @torch.no_grad()
-    def sample(self, cond: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """DDIM sampling: normalized action sequences ``(B, horizon, A)``."""
+    def sample(
+        self, cond: Tensor, generator: torch.Generator | None = None, known: Tensor | None = None
+    ) -> Tensor:
+        """DDIM sampling: normalized action sequences ``(B, horizon, A)``.
+
+        ``known`` ``(B, k, A)`` (normalized): the sequence's actions from index ``n_obs_steps − 1``
+        on are fixed to it — inpainted by replacement: at every denoising step those positions
+        are set to ``known`` noised to that step's level, so the rest of the sequence is sampled
+        to continue it (the last step leaves them exactly ``known``)."""
         cfg = self.config
         b = cond.shape[0]
         x = torch.randn(b, cfg.horizon, cfg.action_dim, generator=generator, device="cpu").to(
             cond.device, cond.dtype
         )
-        for t in self.scheduler.inference_timesteps():
+        timesteps = self.scheduler.inference_timesteps()
+        where = slice(0, 0)
+        known_noise = x[:, :0]
+        if known is not None and known.shape[1]:
+            start = cfg.n_obs_steps - 1
+            where = slice(start, min(start + known.shape[1], cfg.horizon))
+            known = known[:, : where.stop - start].to(x)  # (B, k, A)
+            known_noise = torch.randn(known.shape, generator=generator).to(x)
+            x[:, where] = self.scheduler.noised(known, known_noise, timesteps[0])
+        for t in timesteps:
             ts = torch.full((b,), int(t), device=cond.device, dtype=torch.long)
             x = self.scheduler.ddim_step(self.unet(x, ts, cond), int(t), x)
+            if known is not None and known.shape[1]:
+                x[:, where] = self.scheduler.noised(known, known_noise, self.scheduler.prev_t(t))
         return x
 
     @torch.no_grad()
-    def predict_chunk(self, obs: dict[str, Tensor]) -> Tensor:
+    def predict_chunk(self, obs: dict[str, Tensor], prefix: Tensor | None = None) -> Tensor:
         """Actions from the current step on, ``(B, horizon − n_obs_steps + 1, A)`` in robot units.
 
         ``obs`` holds either ``(B, T_obs, ...)`` histories or single frames (then repeated).
+        ``prefix`` ``(B, d, A)`` (robot units): actions the robot will execute at the chunk's first
+        d steps anyway (those of the previous chunk, while this one is computed and sent); the
+        chunk starts with them and is sampled to continue them (see :meth:`sample`).
         """
         was_training = self.training
         self.eval()
-        actions = self.sample(self._global_cond(self._with_time_axis(obs)))
+        known = None
+        if prefix is not None:
+            known = self.normalize_targets({ACTION_KEY: prefix})[ACTION_KEY]  # (B, d, A)
+        actions = self.sample(self._global_cond(self._with_time_axis(obs)), known=known)
         self.train(was_training)
         actions = self.normalize_targets.inverse(ACTION_KEY, actions)
         return actions[:, self.config.n_obs_steps - 1 :]
@@ -206,6 +231,16 @@ class NoiseScheduler(nn.Module):
         ac = self.alphas_cumprod.to(x0.device)[t].view(-1, 1, 1)  # (B, 1, 1)
         return ac.sqrt() * x0 + (1 - ac).sqrt() * noise
 
+    def noised(self, x0: Tensor, noise: Tensor, t: int) -> Tensor:
+        """``x0`` at noise level ``t`` (``t < 0``: ``x0`` itself, the end of sampling)."""
+        if t < 0:
+            return x0
+        return self.add_noise(x0, noise, torch.full((x0.shape[0],), t, dtype=torch.long))
+
+    def prev_t(self, t: int) -> int:
+        """The timestep a DDIM step from ``t`` lands on (negative after the last)."""
+        return t - self.config.num_train_timesteps // self.config.num_inference_steps
+
     def inference_timesteps(self) -> list[int]:
         n, k = self.config.num_train_timesteps, self.config.num_inference_steps
         step = n // k
@@ -213,7 +248,7 @@ class NoiseScheduler(nn.Module):
 
     def ddim_step(self, model_output: Tensor, t: int, x: Tensor) -> Tensor:
         cfg = self.config
-        prev_t = t - cfg.num_train_timesteps // cfg.num_inference_steps
+        prev_t = self.prev_t(t)
         ac = self.alphas_cumprod.to(x.device)
         ac_t = ac[t]
         ac_prev = ac[prev_t] if prev_t >= 0 else torch.ones((), device=x.device)

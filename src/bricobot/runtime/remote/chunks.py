@@ -114,6 +114,18 @@ class ChunkQueue:
             chunks=len(covering),
         )
 
+    def planned(self, now_s: float, steps: int) -> np.ndarray:
+        """The actions :meth:`blend` will return at the next ``steps`` steps from ``now_s`` on,
+        ``(k, A)`` with ``k <= steps``: up to the first step nothing fresh covers."""
+        planned = []
+        for k in range(steps):
+            blend = self.blend(now_s + k * self.period_s)
+            if blend is None:
+                break
+            planned.append(blend.action)
+        width = self.chunks[-1].actions.shape[1] if self.chunks else 0
+        return np.array(planned, np.float32).reshape(len(planned), width)  # (k, A)
+
 
 def request_threshold_steps(rtt_p90_s: float, period_s: float, margin_steps: int) -> int:
     """Fresh steps to have left when asking for the next chunk: ceil(rtt_p90 / period) + margin,

@@ -4,9 +4,12 @@
 network: a background thread owns the connection and sends an observation whenever the fresh
 actions left fall to ``ceil(latency_p90 / period) + margin`` steps (latency: observation to usable
 chunk, the round trip with inference), while the loop keeps executing the current chunk;
-overlapping chunks are blended as ACT's temporal ensembling does and stale ones are dropped
-(:mod:`.chunks`). By default it blends and requests as the checkpoint runs locally: a checkpoint
-with temporal ensembling gets a new chunk as often as the round trip allows.
+stale chunks are dropped (:mod:`.chunks`). By default it follows the checkpoint: one with
+temporal ensembling (ACT) gets a new chunk as often as the round trip allows and blends them as
+it does locally; others (Diffusion) have their newest chunk executed as is, as they do locally.
+With ``send_prefix``, a policy that can continue given actions (Diffusion) is sent the actions the
+arm will execute until the answer arrives, and its chunk starts with them. Frames are fit to the
+policy's input size before they are sent (raw when small, see ``RemoteOptions.image_encoding``).
 
 When nothing fresh is left (a dropped connection, a restarting or too slow server) the arm holds
 its last commanded goal (the present position before the first action), the cause is logged once,
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -27,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from bricobot.features import is_image_key
 from bricobot.policies.base import ACTION_KEY, FeatureConfig
 from bricobot.policies.checkpoint import boundary_features
 from bricobot.robots.base import Robot
@@ -34,9 +39,13 @@ from bricobot.runtime.clock import Clock, SystemClock
 from bricobot.runtime.remote.chunks import ChunkQueue, TimedChunk, request_threshold_steps
 from bricobot.runtime.remote.config import RemoteClientConfig
 from bricobot.runtime.remote.connection import PolicyConnection, describe, is_transient
-from bricobot.runtime.remote.protocol import RemoteUnavailableError, history_blobs
+from bricobot.runtime.remote.protocol import (
+    PREFIX_BLOB,
+    RemoteUnavailableError,
+    history_blobs,
+)
 from bricobot.runtime.remote.stats import EpisodeStats
-from bricobot.runtime.remote.wire import WireLimits
+from bricobot.runtime.remote.wire import WireLimits, raw_blob
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +64,9 @@ class Request:
     seq: int
     obs_time_s: float
     history: list[dict[str, Any]]
+    #: The actions the queue will execute from ``obs_time_s`` on while this request is answered
+    #: ``(d, A)``, for a policy that continues them; None for the others.
+    prefix: np.ndarray | None = None
 
 
 class RemotePolicySource:
@@ -84,6 +96,9 @@ class RemotePolicySource:
         self._closed = threading.Event()
         self._connection: PolicyConnection | None = None
         self._policy_features: dict[str, FeatureConfig] = {}
+        self._continues_prefix = False
+        self._image_size: tuple[int, int] | None = None
+        self._image_encoding = "jpeg"
         self._action_names: list[str] = []
         self._pending: Request | None = None
         #: The policy's observation history (one entry per control step; n_obs_steps long).
@@ -238,7 +253,11 @@ class RemotePolicySource:
         padded at the front with its oldest entry to ``n_obs_steps`` (caller holds the lock)."""
         history = list(self._history)
         history = [history[0]] * ((self._history.maxlen or 1) - len(history)) + history
-        self._pending = Request(self._episode, next(self._seq), now, history)
+        prefix = None
+        if self._continues_prefix and self.options.send_prefix and self.queue.chunks:
+            expected_steps = math.ceil(self._latency_p90_s() / self.period_s)
+            prefix = self.queue.planned(now, expected_steps)
+        self._pending = Request(self._episode, next(self._seq), now, history, prefix)
         self._lock.notify_all()
 
     def _raise_if_fatal(self) -> None:
@@ -271,6 +290,11 @@ class RemotePolicySource:
             self._action_names = list(welcome.features[ACTION_KEY].names)
             self._latencies_s = self._latencies_s or [connection.handshake_rtt_s]
             self._history = deque(self._history, maxlen=welcome.n_obs_steps)
+            self._continues_prefix = welcome.continues_prefix
+            self._image_size = welcome.image_size
+            self._image_encoding = self.options.encoding_for(
+                frame_bytes(welcome.features, welcome.image_size)
+            )
             self._follow_checkpoint(welcome.ensemble_coeff, welcome.chunk_size)
 
     def _follow_checkpoint(self, coeff: float | None, chunk_size: int) -> None:
@@ -280,8 +304,8 @@ class RemotePolicySource:
             self.queue.ensemble_coeff = None
         elif options.ensemble_coeff is not None:
             self.queue.ensemble_coeff = options.ensemble_coeff
-        else:
-            self.queue.ensemble_coeff = coeff if coeff is not None else 0.01
+        else:  # a checkpoint without temporal ensembling executes its newest chunk as is
+            self.queue.ensemble_coeff = coeff
         margin = options.request_margin_steps
         if margin is None:  # a checkpoint that ensembles every step wants a chunk per step
             margin = max(chunk_size, 1) if coeff is not None else 2
@@ -322,9 +346,12 @@ class RemotePolicySource:
             blobs = history_blobs(
                 request.history,
                 self._policy_features,
-                self.options.image_encoding,
+                self._image_encoding,
                 self.options.jpeg_quality,
+                self._image_size,
             )
+            if request.prefix is not None and len(request.prefix):
+                blobs.append(raw_blob(PREFIX_BLOB, request.prefix))
             sent_s = self.clock.now()
             self.stats.requests += 1
             chunk = connection.request(
@@ -345,7 +372,7 @@ class RemotePolicySource:
             self._busy = False
             latency_s = now - request.obs_time_s
             self._latencies_s = [*self._latencies_s, latency_s][-LATENCY_WINDOW:]
-            self.stats.round_trip(now - sent_s, latency_s)
+            self.stats.round_trip(now - sent_s, latency_s, chunk.infer_s)
             if request.episode == self._episode:  # answers from an earlier episode are dropped
                 self.queue.add(TimedChunk(request.obs_time_s, chunk.actions), now)
             self._problem = ""
@@ -366,3 +393,13 @@ class RemotePolicySource:
             self._failures += 1
             self._lock.notify_all()
             return True
+
+
+def frame_bytes(features: dict[str, FeatureConfig], image_size: tuple[int, int] | None) -> int:
+    """Raw bytes of the largest camera frame sent: at the policy's input size, if it has one."""
+    shapes = [f.shape for k, f in features.items() if is_image_key(k)]
+    if not shapes:
+        return 0
+    if image_size is not None:
+        return image_size[0] * image_size[1] * 3
+    return max(int(np.prod(shape)) for shape in shapes)

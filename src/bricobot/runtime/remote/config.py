@@ -8,14 +8,18 @@ from dataclasses import dataclass, field
 #: Environment variable both commands read the shared token from when none is given.
 TOKEN_ENV = "BRICOBOT_POLICY_TOKEN"
 DEFAULT_PORT = 8765
+#: ``image_encoding=auto`` sends frames of up to this many bytes raw (96×128×3 is 36 KiB).
+AUTO_RAW_MAX_BYTES = 64 * 1024
 
 
 @dataclass
 class RemoteOptions:
     """How the robot side talks to the server and turns chunks into one action per step."""
 
-    #: Camera frames as "jpeg" (small, lossy) or "raw" (exact uint8, ~1 MB per 640×480 frame).
-    image_encoding: str = "jpeg"
+    #: Camera frames, fit to the policy's input size first, as "raw" (exact uint8: the pixels
+    #: the policy sees locally), "jpeg" (small, lossy) or "auto": raw up to
+    #: ``AUTO_RAW_MAX_BYTES`` per frame (e.g. the CPU presets' 96×128), JPEG above.
+    image_encoding: str = "auto"
     jpeg_quality: int = 90
     #: No action computed from an observation older than this reaches the robot (s); a chunk
     #: whose observation gets older is dropped, and the arm holds its last goal instead.
@@ -23,8 +27,12 @@ class RemoteOptions:
     #: Average overlapping chunks (ACT's temporal ensembling); false executes the newest only.
     ensemble: bool = True
     #: Weights exp(-k·i), i = 0 the oldest chunk; null = the checkpoint's
-    #: temporal_ensemble_coeff, or 0.01 (nearly uniform) when it has none.
+    #: temporal_ensemble_coeff, or the newest chunk only when it has none (as it runs locally).
     ensemble_coeff: float | None = None
+    #: Send, with each request, the actions the arm will execute until the answer arrives, to a
+    #: policy that can continue them (Diffusion, by inpainting): its chunk starts with them, so
+    #: the command does not jump at the switch. Smoother, not more successful (see the README).
+    send_prefix: bool = False
     #: A new chunk is requested when ceil(latency_p90 / period) + this many fresh steps are left
     #: (latency: observation to chunk). null = auto: as often as possible (one request always in
     #: flight) for a checkpoint that ensembles every step, as ACT's temporal ensembling does
@@ -39,9 +47,17 @@ class RemoteOptions:
     #: Largest frame accepted from the server (MB).
     max_message_mb: float = 16.0
 
+    def encoding_for(self, frame_bytes: int) -> str:
+        """The encoding of a frame of ``frame_bytes`` raw bytes (``auto`` resolved)."""
+        if self.image_encoding != "auto":
+            return self.image_encoding
+        return "raw" if frame_bytes <= AUTO_RAW_MAX_BYTES else "jpeg"
+
     def __post_init__(self) -> None:
-        if self.image_encoding not in ("jpeg", "raw"):
-            raise ValueError(f"image_encoding must be jpeg or raw, got {self.image_encoding!r}")
+        if self.image_encoding not in ("auto", "jpeg", "raw"):
+            raise ValueError(
+                f"image_encoding must be auto, jpeg or raw, got {self.image_encoding!r}"
+            )
         if not 1 <= self.jpeg_quality <= 100:
             raise ValueError(f"jpeg_quality must be in 1..100, got {self.jpeg_quality}")
         if self.ensemble_coeff is not None and self.ensemble_coeff < 0:

@@ -40,7 +40,7 @@ def decode_image(blob: Blob, expected_hw3: tuple[int, ...]) -> np.ndarray:
             f"{list(expected_hw3)}"
         )
     if blob.encoding == "raw":
-        return blob.array()
+        return blob.array().copy()  # writable, as torch wants
     size = jpeg_size(blob.data)
     if size != tuple(expected_hw3[:2]):
         raise WireError(f"image {blob.name!r}: JPEG of size {size}, expected {expected_hw3[:2]}")

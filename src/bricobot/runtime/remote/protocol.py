@@ -5,9 +5,10 @@
     robot                                   server
     HELLO {token, robot_type, features} ->
                                         <-  WELCOME {policy_type, features, chunk_size,
-                                                         n_obs_steps}
+                                                         n_obs_steps, continues_prefix,
+                                                         image_size}
                                             or ERROR {code: auth | features | busy | protocol}
-    OBSERVATION {seq, obs_time_s, steps} + state, camera frames ->
+    OBSERVATION {seq, obs_time_s, steps} + state, camera frames [+ prefix (d, A)] ->
                                         <-  CHUNK {seq, obs_time_s, infer_s} + action (n, A)
     ...
 
@@ -19,6 +20,15 @@ A policy that looks at a history of observations (Diffusion Policy's ``n_obs_ste
 WELCOME; the robot then sends the last ``n_obs_steps`` control steps' observations in each
 OBSERVATION (``steps`` of them, oldest first, blobs named ``<key>@<t>``), exactly the history the
 policy sees when it runs next to the robot. One step keeps the plain ``<key>`` names.
+
+A policy that can continue given actions (Diffusion Policy, by inpainting) says so in WELCOME; the
+robot then adds ``prefix``: the actions it will execute anyway while this request is answered (the
+current chunk's next steps), so the new chunk starts with them and continues them instead of
+jumping to another plan mid-motion.
+
+Camera frames travel at the policy's input size (WELCOME's ``image_size``): the robot fits them
+exactly as the policy does locally (scale to cover, center crop), so the server sees the pixels a
+local rollout would feed the policy, at a fraction of the camera's bytes.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from bricobot.cameras.resize import fit_frame
 from bricobot.errors import BricobotError
 from bricobot.policies.base import (
     ACTION_KEY,
@@ -48,6 +59,10 @@ MAX_FEATURES = 32
 MAX_NAMES = 256
 #: Most observation steps a policy may ask for (Diffusion Policy uses 2).
 MAX_OBS_STEPS = 16
+#: Largest frame side a WELCOME may ask the robot to fit frames to.
+MAX_IMAGE_SIDE = 4096
+#: The OBSERVATION blob holding the actions the robot executes while the chunk is on its way.
+PREFIX_BLOB = "prefix"
 
 
 class Kind(enum.IntEnum):
@@ -88,6 +103,11 @@ class Welcome:
     ensemble_coeff: float | None = None
     #: Observations per request: the last ``n_obs_steps`` control steps, oldest first.
     n_obs_steps: int = 1
+    #: The policy continues a ``prefix`` of actions sent with the observation (Diffusion).
+    continues_prefix: bool = False
+    #: The policy's input frame size ``(h, w)``: the robot fits frames to it before sending;
+    #: None: frames travel at the camera's size.
+    image_size: tuple[int, int] | None = None
 
 
 @dataclass
@@ -182,6 +202,8 @@ def welcome_header(
     chunk_size: int,
     ensemble_coeff: float | None,
     n_obs_steps: int = 1,
+    continues_prefix: bool = False,
+    image_size: Sequence[int] | None = None,
 ) -> dict:
     return {
         "time_s": now_s(),
@@ -190,6 +212,8 @@ def welcome_header(
         "chunk_size": chunk_size,
         "ensemble_coeff": ensemble_coeff,
         "n_obs_steps": n_obs_steps,
+        "continues_prefix": continues_prefix,
+        "image_size": [int(v) for v in image_size] if image_size else None,
     }
 
 
@@ -212,7 +236,22 @@ def parse_welcome(frame: Frame) -> Welcome:
         if coeff is None
         else float(field_of(h, "ensemble_coeff", (int, float))),
         n_obs_steps=n_obs_steps,
+        continues_prefix=bool(h.get("continues_prefix", False)),
+        image_size=_image_size(h.get("image_size")),
     )
+
+
+def _image_size(value: Any) -> tuple[int, int] | None:
+    """WELCOME's ``image_size``: null, or ``[h, w]`` with 1 <= h, w <= MAX_IMAGE_SIDE."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(v, int) and 1 <= v <= MAX_IMAGE_SIDE for v in value)
+    ):
+        raise WireError(f"image_size must be null or [h, w] in 1..{MAX_IMAGE_SIDE}, got {value!r}")
+    return int(value[0]), int(value[1])
 
 
 def observation_header(seq: int, obs_time_s: float, steps: int = 1) -> dict:
@@ -226,17 +265,30 @@ def chunk_message(seq: int, obs_time_s: float, actions: np.ndarray, infer_s: flo
     return header, [raw_blob(ACTION_KEY, np.asarray(actions, np.float32))]
 
 
+def _actions(blob: Blob | None, what: str, action_dim: int, min_steps: int) -> np.ndarray:
+    """A raw finite float32 ``(n, action_dim)`` tensor with ``n >= min_steps``, or a WireError."""
+    if blob is None or blob.encoding != "raw" or blob.dtype != "float32":
+        raise WireError(f"{what} must be a raw float32 tensor")
+    if len(blob.shape) != 2 or blob.shape[0] < min_steps or blob.shape[1] != action_dim:
+        raise WireError(f"{what} of shape {list(blob.shape)}, expected (n, {action_dim})")
+    actions = blob.array()
+    if not np.isfinite(actions).all():
+        raise WireError(f"{what} holds non-finite values")
+    return actions
+
+
+def parse_prefix(frame: Frame, action_dim: int) -> np.ndarray | None:
+    """The OBSERVATION's ``prefix`` ``(d, action_dim)`` — actions the robot executes anyway while
+    the chunk is on its way — or None when it sends none."""
+    if PREFIX_BLOB not in frame.blobs:
+        return None
+    return _actions(frame.blobs[PREFIX_BLOB], "the action prefix", action_dim, 0)
+
+
 def parse_chunk(frame: Frame, action_dim: int) -> Chunk:
     """A CHUNK whose action tensor is finite float32 ``(n, action_dim)`` with n >= 1."""
     expect(frame, Kind.CHUNK)
-    blob = frame.blobs.get(ACTION_KEY)
-    if blob is None or blob.encoding != "raw" or blob.dtype != "float32":
-        raise WireError("a CHUNK needs a raw float32 'action' tensor")
-    if len(blob.shape) != 2 or blob.shape[0] < 1 or blob.shape[1] != action_dim:
-        raise WireError(f"action chunk of shape {list(blob.shape)}, expected (n, {action_dim})")
-    actions = blob.array()
-    if not np.isfinite(actions).all():
-        raise WireError("the action chunk holds non-finite values")
+    actions = _actions(frame.blobs.get(ACTION_KEY), "a CHUNK's 'action'", action_dim, 1)
     return Chunk(
         seq=field_of(frame.header, "seq", int),
         obs_time_s=float(field_of(frame.header, "obs_time_s", (int, float))),
@@ -268,10 +320,13 @@ def observation_blobs(
     image_encoding: str,
     jpeg_quality: int = 90,
     step: int | None = None,
+    image_size_hw: Sequence[int] | None = None,
 ) -> list[Blob]:
     """Blobs of a robot observation (``"<joint>.pos"`` values, ``"<camera>"`` frames) for the
     policy inputs in ``features``: ``observation.state`` float32 ``(D,)`` in the policy's name
-    order, one image blob per camera; named ``<key>@<step>`` when ``step`` is given."""
+    order, one image blob per camera; named ``<key>@<step>`` when ``step`` is given. Frames are
+    first fit to ``image_size_hw`` (the policy's input size) exactly as the policy would fit them
+    locally, so only the pixels it looks at travel."""
     blobs = []
     for key, feature in features.items():
         name = key if step is None else f"{key}@{step}"
@@ -280,7 +335,8 @@ def observation_blobs(
             blobs.append(raw_blob(name, state))
         elif is_image_key(key):
             camera = key.removeprefix(IMAGE_PREFIX)
-            blobs.append(encode_image(name, observation[camera], image_encoding, jpeg_quality))
+            fitted = fit_frame(np.asarray(observation[camera]), image_size_hw)
+            blobs.append(encode_image(name, fitted, image_encoding, jpeg_quality))
     return blobs
 
 
@@ -289,19 +345,24 @@ def history_blobs(
     features: Mapping[str, FeatureConfig],
     image_encoding: str,
     jpeg_quality: int = 90,
+    image_size_hw: Sequence[int] | None = None,
 ) -> list[Blob]:
     """Blobs of consecutive observations, oldest first (one observation: the plain names)."""
-    if len(history) == 1:
-        return observation_blobs(history[0], features, image_encoding, jpeg_quality)
+    steps: list[int | None] = [None] if len(history) == 1 else list(range(len(history)))
     return [
         blob
-        for t, observation in enumerate(history)
-        for blob in observation_blobs(observation, features, image_encoding, jpeg_quality, t)
+        for t, observation in zip(steps, history, strict=True)
+        for blob in observation_blobs(
+            observation, features, image_encoding, jpeg_quality, t, image_size_hw
+        )
     ]
 
 
 def parse_observation(
-    frame: Frame, features: Mapping[str, FeatureConfig], max_steps: int = 1
+    frame: Frame,
+    features: Mapping[str, FeatureConfig],
+    max_steps: int = 1,
+    image_size_hw: Sequence[int] | None = None,
 ) -> tuple[int, float, dict[str, np.ndarray]]:
     """``(seq, obs_time_s, inputs)`` of an OBSERVATION: every policy input present, with the shape
     of its feature (state finite float32 ``(D,)``, images uint8 ``(H, W, 3)``), stacked to
@@ -317,20 +378,33 @@ def parse_observation(
         if key == ACTION_KEY:
             continue
         if steps == 1:
-            inputs[key] = _input(frame, key, key, feature)
+            inputs[key] = _input(frame, key, key, feature, image_size_hw)
         else:
-            frames = [_input(frame, f"{key}@{t}", key, feature) for t in range(steps)]
+            frames = [
+                _input(frame, f"{key}@{t}", key, feature, image_size_hw) for t in range(steps)
+            ]
+            if len({f.shape for f in frames}) > 1:
+                raise WireError(f"the frames of {key!r} differ in size between steps")
             inputs[key] = np.stack(frames)  # (steps, ...)
     return seq, obs_time_s, inputs
 
 
-def _input(frame: Frame, name: str, key: str, feature: FeatureConfig) -> np.ndarray:
-    """One policy input from blob ``name``, checked against ``feature``."""
+def _input(
+    frame: Frame,
+    name: str,
+    key: str,
+    feature: FeatureConfig,
+    image_size_hw: Sequence[int] | None = None,
+) -> np.ndarray:
+    """One policy input from blob ``name``, checked against ``feature``; a frame may come at the
+    camera's size or already fit to the policy's ``image_size_hw``."""
     blob = frame.blobs.get(name)
     if blob is None:
         raise WireError(f"the observation has no {name!r}")
     if is_image_key(key):
-        return decode_image(blob, tuple(feature.shape))
+        fitted = (*(int(v) for v in image_size_hw), 3) if image_size_hw else None
+        declared = tuple(blob.shape)
+        return decode_image(blob, fitted if fitted and declared == fitted else tuple(feature.shape))
     if blob.encoding != "raw" or blob.dtype != "float32" or list(blob.shape) != feature.shape:
         raise WireError(f"{name!r} must be raw float32 {feature.shape}, got {list(blob.shape)}")
     value = blob.array().copy()  # writable, as torch wants

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from bricobot.features import FeatureMismatchError
-from bricobot.policies.base import Policy, observation_to_batch
+from bricobot.policies.base import ACTION_KEY, Policy, observation_to_batch
 from bricobot.policies.checkpoint import check_features
 from bricobot.runtime.remote.config import PolicyServerConfig, is_loopback
 from bricobot.runtime.remote.protocol import (
@@ -31,6 +31,7 @@ from bricobot.runtime.remote.protocol import (
     error_header,
     parse_hello,
     parse_observation,
+    parse_prefix,
     welcome_header,
 )
 from bricobot.runtime.remote.wire import (
@@ -141,6 +142,14 @@ class PolicyServer:
         """Observations the policy looks at per prediction (Diffusion Policy: a history)."""
         return int(getattr(self.policy.config, "n_obs_steps", 1))
 
+    def _continues_prefix(self) -> bool:
+        """Whether the policy takes the actions the robot executes meanwhile (Diffusion)."""
+        return bool(getattr(self.policy, "continues_prefix", False))
+
+    def _image_size(self) -> list[int]:
+        """The policy's input frame size ``[h, w]`` (empty: the camera's)."""
+        return list(getattr(self.policy.config, "image_size", None) or [])
+
     def _chunk_size(self) -> int:
         return int(
             getattr(self.policy.config, "chunk_size", 0)
@@ -228,6 +237,8 @@ class PolicyServer:
                 self._chunk_size(),
                 getattr(self.policy.config, "temporal_ensemble_coeff", None),
                 self._n_obs_steps(),
+                self._continues_prefix(),
+                self._image_size(),
             ),
         )
         with self._state_lock:
@@ -238,20 +249,32 @@ class PolicyServer:
     def _answer(self, sock: socket.socket, frame: Frame) -> None:
         """Infer one chunk for an OBSERVATION frame and send it back."""
         received_s = time.monotonic()
-        steps = self._n_obs_steps()
-        seq, obs_time_s, inputs = parse_observation(frame, self.features, steps)
-        batch = observation_to_batch(inputs, self.policy.config, self.device)
-        if frame.header.get("steps", 1) > 1:  # a history: (steps, ...) → (1, steps, ...)
-            batch = {key: value.unsqueeze(0) for key, value in batch.items()}
-        with self._infer_lock, torch.inference_mode():
-            chunk = self.policy.predict_chunk(batch)  # (1, n, A)
-        actions = chunk[0].detach().float().cpu().numpy()  # (n, A)
-        if not np.isfinite(actions).all():
-            raise RemoteError("the policy produced non-finite actions")
+        seq, obs_time_s, actions = self.chunk_for(frame)
         header, blobs = chunk_message(seq, obs_time_s, actions, time.monotonic() - received_s)
         with self._state_lock:
             self.chunks_sent += 1
         write_frame(sock, Kind.CHUNK, header, blobs)
+
+    def chunk_for(self, frame: Frame) -> tuple[int, float, np.ndarray]:
+        """``(seq, obs_time_s, actions (n, A))`` for an OBSERVATION frame: the checked inputs,
+        one forward under the model's lock; non-finite actions raise."""
+        seq, obs_time_s, inputs = parse_observation(
+            frame, self.features, self._n_obs_steps(), self._image_size()
+        )
+        batch = observation_to_batch(inputs, self.policy.config, self.device)
+        if frame.header.get("steps", 1) > 1:  # a history: (steps, ...) → (1, steps, ...)
+            batch = {key: value.unsqueeze(0) for key, value in batch.items()}
+        prefix = parse_prefix(frame, self.features[ACTION_KEY].shape[0])
+        with self._infer_lock, torch.inference_mode():
+            if prefix is not None and self._continues_prefix():
+                continued = torch.tensor(prefix, device=self.device)[None]  # (1, d, A)
+                chunk = self.policy.predict_chunk(batch, prefix=continued)  # (1, n, A)
+            else:
+                chunk = self.policy.predict_chunk(batch)  # (1, n, A)
+        actions = chunk[0].detach().float().cpu().numpy()  # (n, A)
+        if not np.isfinite(actions).all():
+            raise RemoteError("the policy produced non-finite actions")
+        return seq, obs_time_s, actions
 
     def _refuse(self, sock: socket.socket, peer: str, code: str, message: str) -> None:
         log.warning("robot %s refused (%s): %s", peer, code, message)

@@ -4,7 +4,7 @@ Each control step records the *observation age* (how old the newest observation 
 executed action is: how fresh the policy's view of the world was) and the *action age* (how old
 the oldest one is: never above ``max_action_age_s``), both on the robot's clock, or that the step
 had no fresh action and the arm held its goal. Round trips (send → chunk, network plus inference)
-and latencies (observation → usable chunk) are kept per chunk.
+and latencies (observation → usable chunk) are kept per chunk, with the server's inference time.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ class EpisodeStats:
     steps_without_fresh_action: int = 0
     round_trip_s: list[float] = field(default_factory=list)
     latency_s: list[float] = field(default_factory=list)
+    #: The server's inference time per chunk (part of the round trip).
+    infer_s: list[float] = field(default_factory=list)
     requests: int = 0
     dropped_stale: int = 0
 
@@ -33,9 +35,10 @@ class EpisodeStats:
     def held(self) -> None:
         self.steps_without_fresh_action += 1
 
-    def round_trip(self, round_trip_s: float, latency_s: float) -> None:
+    def round_trip(self, round_trip_s: float, latency_s: float, infer_s: float = 0.0) -> None:
         self.round_trip_s.append(round_trip_s)
         self.latency_s.append(latency_s)
+        self.infer_s.append(infer_s)
 
     @property
     def steps(self) -> int:
@@ -53,6 +56,7 @@ class EpisodeStats:
             "action_age_ms": stats_ms(self.action_age_s),
             "round_trip_ms": stats_ms(self.round_trip_s),
             "latency_ms": stats_ms(self.latency_s),
+            "server_infer_ms": stats_ms(self.infer_s),
         }
 
     def format(self) -> str:
@@ -61,7 +65,8 @@ class EpisodeStats:
             f"remote policy: {s['steps']} steps, {s['steps_without_fresh_action']} without a fresh "
             f"action; action age p99 {s['action_age_ms']['p99']:.0f} ms, observation age p99 "
             f"{s['obs_age_ms']['p99']:.0f} ms; round trip median {s['round_trip_ms']['median']:.0f} "
-            f"ms, p90 {s['round_trip_ms']['p90']:.0f} ms over {s['chunks']} chunks; "
+            f"ms, p90 {s['round_trip_ms']['p90']:.0f} ms over {s['chunks']} chunks (server "
+            f"inference median {s['server_infer_ms']['median']:.0f} ms); "
             f"{s['stale_chunks_dropped']} stale chunks dropped"
         )
 
