@@ -17,6 +17,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from statistics import median
 from typing import Any
 
 import torch
@@ -116,6 +117,10 @@ def run_remote(path: str, seeds: list[int], rtt_ms: float, jitter_ms: float) -> 
     out["action_age_ms_p99_worst_episode"] = max(s["action_age_ms"]["p99"] for s in stats)
     out["obs_age_ms_p99_worst_episode"] = max(s["obs_age_ms"]["p99"] for s in stats)
     out["round_trip_ms_p90_worst_episode"] = max(s["round_trip_ms"]["p90"] for s in stats)
+    out["latency_ms_median_of_episodes"] = median(s["latency_ms"]["median"] for s in stats)
+    out["server_infer_ms_median_of_episodes"] = median(
+        s["server_infer_ms"]["median"] for s in stats
+    )
     return out
 
 
