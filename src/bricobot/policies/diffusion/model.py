@@ -235,7 +235,8 @@ class NoiseScheduler(nn.Module):
         """``x0`` at noise level ``t`` (``t < 0``: ``x0`` itself, the end of sampling)."""
         if t < 0:
             return x0
-        return self.add_noise(x0, noise, torch.full((x0.shape[0],), t, dtype=torch.long))
+        t_batch = torch.full((x0.shape[0],), t, dtype=torch.long, device=x0.device)
+        return self.add_noise(x0, noise, t_batch)
 
     def prev_t(self, t: int) -> int:
         """The timestep a DDIM step from ``t`` lands on (negative after the last)."""
