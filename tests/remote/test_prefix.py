@@ -129,6 +129,9 @@ def test_welcome_says_whether_the_policy_continues_a_prefix() -> None:
     old = welcome_header("act", features, 16, None)
     del old["continues_prefix"]  # a server from before prefixes
     assert parse_welcome(decode(encode_frame(Kind.WELCOME, old))).continues_prefix is False
+    old["continues_prefix"] = "yes"
+    with pytest.raises(WireError, match="'continues_prefix' is missing or not bool"):
+        parse_welcome(decode(encode_frame(Kind.WELCOME, old)))
 
 
 @pytest.mark.parametrize(

@@ -21,10 +21,10 @@ WELCOME; the robot then sends the last ``n_obs_steps`` control steps' observatio
 OBSERVATION (``steps`` of them, oldest first, blobs named ``<key>@<t>``), exactly the history the
 policy sees when it runs next to the robot. One step keeps the plain ``<key>`` names.
 
-A policy that can continue given actions (Diffusion Policy, by inpainting) says so in WELCOME; the
-robot then adds ``prefix``: the actions it will execute anyway while this request is answered (the
-current chunk's next steps), so the new chunk starts with them and continues them instead of
-jumping to another plan mid-motion.
+A policy that can continue given actions (Diffusion Policy, by inpainting) says so in WELCOME; a
+robot asked to (``send_prefix``) then adds ``prefix``: the actions it will execute anyway while this
+request is answered (the current chunk's next steps), so the new chunk starts with them and
+continues them instead of jumping to another plan mid-motion.
 
 Camera frames travel at the policy's input size (WELCOME's ``image_size``): the robot fits them
 exactly as the policy does locally (scale to cover, center crop), so the server sees the pixels a
@@ -236,7 +236,7 @@ def parse_welcome(frame: Frame) -> Welcome:
         if coeff is None
         else float(field_of(h, "ensemble_coeff", (int, float))),
         n_obs_steps=n_obs_steps,
-        continues_prefix=bool(h.get("continues_prefix", False)),
+        continues_prefix="continues_prefix" in h and field_of(h, "continues_prefix", bool),
         image_size=_image_size(h.get("image_size")),
     )
 
