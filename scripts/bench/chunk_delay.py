@@ -32,11 +32,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from remote_success import SEED_START, robot_for
+from remote_success import FPS, SEED_START, print_report, robot_for, successes
 
-from bricobot.envs.metrics import wilson_interval
 from bricobot.policies.base import ACTION_KEY, Policy
-from bricobot.policies.checkpoint import load_policy, resolve_checkpoint
+from bricobot.policies.checkpoint import load_policy
 from bricobot.runtime.remote.chunks import ChunkQueue, TimedChunk, request_threshold_steps
 from bricobot.runtime.remote.client import frame_bytes
 from bricobot.runtime.remote.config import PolicyServerConfig, RemoteOptions
@@ -44,7 +43,6 @@ from bricobot.runtime.remote.protocol import PREFIX_BLOB, Kind, history_blobs, o
 from bricobot.runtime.remote.server import PolicyServer
 from bricobot.runtime.remote.wire import Frame, raw_blob
 
-FPS = 30
 PERIOD_S = 1.0 / FPS
 
 
@@ -152,16 +150,11 @@ def run(policy: Policy, variant: Variant, seeds: list[int], encoding: str) -> di
     start = time.monotonic()
     with robot:
         results = [episode(server, robot, variant, seed, encoding) for seed in seeds]
-    wins = sum(r["success"] for r in results)
     jumps = [j for r in results for j in r["jumps"]]
-    low, high = wilson_interval(wins, len(results))
     return {
         "variant": str(variant),
         "image_encoding": encoding,
-        "episodes": len(results),
-        "successes": wins,
-        "success_rate": wins / len(results),
-        "ci95_wilson": [round(float(low), 4), round(float(high), 4)],
+        **successes(results),
         "steps_without_fresh_action": sum(r["held"] for r in results),
         # How smooth the commands are: a new chunk that disagrees with the one it replaces
         # makes the arm jump at the switch.
@@ -191,14 +184,7 @@ def main() -> None:
         torch.manual_seed(0)
         results.append(run(policy, variant, seeds, args.image_encoding))
         print(json.dumps(results[-1]), flush=True)
-    report = {
-        "benchmark": "chunk_delay",
-        "policy": str(resolve_checkpoint(args.policy_path)),
-        "fps": FPS,
-        "seeds": [seeds[0], seeds[-1]],
-        "results": results,
-    }
-    print(json.dumps(report, indent=2))
+    print_report("chunk_delay", args.policy_path, seeds, results)
 
 
 if __name__ == "__main__":

@@ -53,9 +53,9 @@ from bricobot.runtime.rollout import PolicyActionSource
 FPS = 30
 
 
-def sim_config(cameras: list[str], size: int) -> SimRobotConfig:
+def sim_config(cameras: list[str], height: int, width: int) -> SimRobotConfig:
     return SimRobotConfig(
-        task_config={"cameras": cameras, "image_height": size, "image_width": size}, seed=1000
+        task_config={"cameras": cameras, "image_height": height, "image_width": width}, seed=1000
     )
 
 
@@ -223,12 +223,15 @@ def main() -> None:
     parser.add_argument("--jitter-ms", type=float, default=10.0, help="± per direction")
     parser.add_argument("--policy-path", default="", help="a trained checkpoint (default: random)")
     parser.add_argument("--cameras", nargs="*", default=["front", "wrist"])
-    parser.add_argument("--image", type=int, default=96)
+    parser.add_argument(
+        "--image", type=int, nargs="+", default=[96], help="camera size: SIDE, or HEIGHT WIDTH"
+    )
     parser.add_argument("--no-blocking", action="store_true", help="skip the naive baseline")
     args = parser.parse_args()
     torch.set_num_threads(1)
     os.environ.setdefault("MUJOCO_GL", "egl")
-    robot = make(ROBOTS, "robot", sim_config(args.cameras, args.image))
+    height, width = (args.image * 2)[:2]
+    robot = make(ROBOTS, "robot", sim_config(args.cameras, height, width))
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = (
             Path(args.policy_path)
@@ -259,7 +262,7 @@ def main() -> None:
         "seconds_per_case": args.seconds,
         "jitter_ms_per_direction": args.jitter_ms,
         "policy": str(args.policy_path or "act_cpu, random weights"),
-        "cameras": {c: [args.image, args.image] for c in args.cameras},
+        "cameras": {c: [height, width] for c in args.cameras},
         "results": results,
     }
     print(json.dumps(report, indent=2))

@@ -71,16 +71,36 @@ def episodes(
     return results
 
 
-def summary(mode: str, results: list[dict[str, Any]], elapsed_s: float) -> dict[str, Any]:
+def successes(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Episodes, successes, success rate and its 95 % Wilson interval of per-episode results."""
     n = len(results)
     wins = sum(r["success"] for r in results)
     low, high = wilson_interval(wins, n)
     return {
-        "mode": mode,
         "episodes": n,
         "successes": wins,
         "success_rate": wins / n,
         "ci95_wilson": [round(float(low), 4), round(float(high), 4)],
+    }
+
+
+def print_report(benchmark: str, policy_path: str, seeds: list[int], results: list[Any]) -> None:
+    """The benchmark's JSON: the checkpoint, the control rate, the seed range, the results."""
+    report = {
+        "benchmark": benchmark,
+        "policy": str(resolve_checkpoint(policy_path)),
+        "fps": FPS,
+        "seeds": [seeds[0], seeds[-1]],
+        "results": results,
+    }
+    print(json.dumps(report, indent=2))
+
+
+def summary(mode: str, results: list[dict[str, Any]], elapsed_s: float) -> dict[str, Any]:
+    n = len(results)
+    return {
+        "mode": mode,
+        **successes(results),
         "mean_steps": round(sum(r["steps"] for r in results) / n, 2),
         "overruns": sum(r["overruns"] for r in results),
         "elapsed_s": round(elapsed_s, 1),
@@ -144,14 +164,7 @@ def main() -> None:
             results.append(run_local(args.policy_path, seeds))
         else:
             results.append(run_remote(args.policy_path, seeds, args.rtt_ms, args.jitter_ms))
-    report = {
-        "benchmark": "remote_success",
-        "policy": str(resolve_checkpoint(args.policy_path)),
-        "fps": FPS,
-        "seeds": [seeds[0], seeds[-1]],
-        "results": results,
-    }
-    print(json.dumps(report, indent=2))
+    print_report("remote_success", args.policy_path, seeds, results)
 
 
 if __name__ == "__main__":

@@ -103,18 +103,16 @@ class DiffusionPolicy(Policy):
             cond.device, cond.dtype
         )
         timesteps = self.scheduler.inference_timesteps()
-        where = slice(0, 0)
-        known_noise = x[:, :0]
-        if known is not None and known.shape[1]:
-            start = cfg.n_obs_steps - 1
-            where = slice(start, min(start + known.shape[1], cfg.horizon))
-            known = known[:, : where.stop - start].to(x)  # (B, k, A)
+        start = cfg.n_obs_steps - 1
+        if known is not None:
+            known = known[:, : cfg.horizon - start].to(x)  # (B, k, A)
+            where = slice(start, start + known.shape[1])
             known_noise = torch.randn(known.shape, generator=generator).to(x)
             x[:, where] = self.scheduler.noised(known, known_noise, timesteps[0])
         for t in timesteps:
             ts = torch.full((b,), int(t), device=cond.device, dtype=torch.long)
             x = self.scheduler.ddim_step(self.unet(x, ts, cond), int(t), x)
-            if known is not None and known.shape[1]:
+            if known is not None:
                 x[:, where] = self.scheduler.noised(known, known_noise, self.scheduler.prev_t(t))
         return x
 

@@ -35,7 +35,7 @@ class EpisodeStats:
     def held(self) -> None:
         self.steps_without_fresh_action += 1
 
-    def round_trip(self, round_trip_s: float, latency_s: float, infer_s: float = 0.0) -> None:
+    def round_trip(self, round_trip_s: float, latency_s: float, infer_s: float) -> None:
         self.round_trip_s.append(round_trip_s)
         self.latency_s.append(latency_s)
         self.infer_s.append(infer_s)
